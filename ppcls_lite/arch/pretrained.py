@@ -1,0 +1,65 @@
+"""Load .pdparams into a model: safe unpickling, head-mismatch skipping, resolution adaptation."""
+import logging
+import os
+
+import numpy as np
+
+from ..errors import WeightsError
+from ..serialization import safe_load
+
+logger = logging.getLogger("ppcls_lite")
+
+
+def resolve_weights_path(path):
+    """Accept 'x.pdparams' or PaddleClas-style 'x' (suffix implied)."""
+    path = os.fspath(path)
+    if not os.path.isfile(path) and os.path.isfile(path + ".pdparams"):
+        return path + ".pdparams"
+    return path
+
+
+def load_state_file(path):
+    """Read a weights file into a {key: numpy array} dict (checkpoint dicts give their 'model' entry)."""
+    path = resolve_weights_path(path)
+    state = safe_load(path)
+    if isinstance(state, dict) and isinstance(state.get("model"), dict):
+        state = state["model"]
+    if not isinstance(state, dict) or not all(isinstance(v, np.ndarray) for v in state.values()):
+        raise WeightsError(f"{path}: not a state dict of arrays")
+    return path, state
+
+
+def _summarise(keys, limit=5):
+    keys = sorted(keys)
+    more = f" (+{len(keys) - limit} more)" if len(keys) > limit else ""
+    return ", ".join(keys[:limit]) + more
+
+
+def load_pretrained(model, path):
+    """Load weights into `model`; returns the list of head keys skipped because class_num differs."""
+    path, state = load_state_file(path)
+    state = model.adapt_state_dict(dict(state))
+    own = model.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    if missing:
+        raise WeightsError(f"{path}: missing keys for {type(model).__name__}: {_summarise(missing)}")
+    if unexpected:
+        raise WeightsError(f"{path}: unexpected keys for {type(model).__name__}: {_summarise(unexpected)}")
+    head_prefixes = tuple(getattr(model, "head_prefixes", ()))
+    skipped, to_load = [], {}
+    for key, param in own.items():
+        value = state[key]
+        if tuple(value.shape) != tuple(param.shape):
+            if head_prefixes and key.startswith(head_prefixes):
+                skipped.append(key)
+                continue
+            raise WeightsError(
+                f"{path}: key '{key}' has shape {list(value.shape)} in the file "
+                f"but {list(param.shape)} in the model"
+            )
+        to_load[key] = value.astype(str(param.dtype).replace("paddle.", ""), copy=False)
+    if skipped:
+        logger.warning("%s: skipped head keys whose shape differs (other class_num): %s", path, ", ".join(skipped))
+    model.set_state_dict(to_load)
+    return skipped

@@ -1,0 +1,12 @@
+"""ppcls_lite: PaddleClas-compatible image classification backbones and trainer for Paddle 3."""
+from setuptools import find_packages, setup
+
+setup(
+    name="ppcls_lite",
+    version="0.1.0",
+    description="PaddleClas-compatible image classification backbones, trainer and tools for Paddle 3",
+    packages=find_packages(include=["ppcls_lite", "ppcls_lite.*"]),
+    python_requires=">=3.9",
+    install_requires=["numpy>=1.24", "pyyaml>=6.0", "visualdl>=2.5"],
+    extras_require={"test": ["pytest>=7.0"]},
+)
