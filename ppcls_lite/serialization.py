@@ -3,6 +3,7 @@
 `paddle.load` unpickles arbitrary objects, so a weights file from a stranger could run code. Here a
 restricted unpickler admits only numpy arrays, numpy scalars/dtypes and plain containers.
 """
+import hashlib
 import io
 import os
 import pickle
@@ -60,14 +61,15 @@ def _to_plain(obj):
 
 
 def atomic_save(obj, path):
-    """Pickle `obj` (tensors as numpy) to `path` through a temporary file and a rename."""
+    """Pickle `obj` (tensors as numpy) to `path` via a temporary file and a rename; returns its sha256."""
     path = os.fspath(path)
     directory = os.path.dirname(path) or "."
     os.makedirs(directory, exist_ok=True)
+    data = dumps_bytes(obj)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
     try:
         with os.fdopen(fd, "wb") as f:
-            pickle.dump(_to_plain(obj), f, protocol=4)
+            f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -75,6 +77,16 @@ def atomic_save(obj, path):
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+    return hashlib.sha256(data).hexdigest()
+
+
+def file_sha256(path):
+    """sha256 hex digest of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 def dumps_bytes(obj):
