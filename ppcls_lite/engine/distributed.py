@@ -1,0 +1,44 @@
+"""Thin helpers over paddle.distributed: world info, init, gathering numpy arrays across ranks."""
+import numpy as np
+import paddle
+import paddle.distributed as dist
+
+
+def world_info():
+    """(world_size, rank) as set by paddle.distributed.launch (1, 0 when run plainly)."""
+    return dist.get_world_size(), dist.get_rank()
+
+
+def init_parallel_if_needed():
+    """Initialise the collective environment (NCCL on GPU, gloo on CPU) when launched with >1 process."""
+    world_size, rank = world_info()
+    if world_size > 1 and not dist.is_initialized():
+        dist.init_parallel_env()
+    return world_size, rank
+
+
+def all_gather_numpy(array):
+    """Concatenate a numpy array (same trailing dims, any leading length) from every rank, in rank order."""
+    world_size, _ = world_info()
+    if world_size == 1:
+        return array
+    # all_gather needs equal shapes: pad to the longest leading length, then cut each piece back.
+    length = paddle.to_tensor([array.shape[0]], dtype="int64")
+    lengths = []
+    dist.all_gather(lengths, length)
+    lengths = [int(x.numpy()[0]) for x in lengths]
+    padded = np.zeros((max(lengths),) + array.shape[1:], dtype=array.dtype)
+    padded[: array.shape[0]] = array
+    pieces = []
+    dist.all_gather(pieces, paddle.to_tensor(padded))
+    return np.concatenate([p.numpy()[:n] for p, n in zip(pieces, lengths)], axis=0)
+
+
+def broadcast_flag(value):
+    """Logical OR of a boolean over all ranks (e.g. 'stop requested' on any rank stops all)."""
+    world_size, _ = world_info()
+    if world_size == 1:
+        return bool(value)
+    t = paddle.to_tensor([1 if value else 0], dtype="int32")
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return bool(t.numpy()[0])

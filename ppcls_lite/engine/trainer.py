@@ -1,0 +1,327 @@
+"""The training loop: step, accumulate, AMP, EMA, log, eval, checkpoint, exact resume."""
+import json
+import math
+import os
+import signal
+import time
+
+import numpy as np
+import paddle
+
+from ..arch import build_model
+from ..arch.pretrained import load_pretrained
+from ..data import build_dataloader
+from ..errors import PpclsError
+from ..loss import build_loss
+from ..metric import build_metric
+from ..optim import build_optimizer
+from .amp import resolve_amp
+from .checkpoint import load_checkpoint, save_checkpoint
+from .distributed import broadcast_flag, init_parallel_if_needed
+from .ema import ModelEMA
+from .evaluator import evaluate
+from .logger import VisualDLWriter, image_grid, setup_logger
+from .runtime import configure_runtime, step_seed
+
+
+class TrainingInterrupted(Exception):
+    """Raised after a signal-triggered 'latest' checkpoint was written; carries the signal number."""
+
+    def __init__(self, signum, prefix):
+        super().__init__(f"interrupted by signal {signum}; saved {prefix}")
+        self.signum = signum
+        self.prefix = prefix
+
+
+class NonFiniteLossError(PpclsError):
+    """The training loss became NaN/Inf."""
+
+
+def build_arch(arch_cfg):
+    """Model from the Arch section (name + constructor kwargs)."""
+    kwargs = {k: v for k, v in arch_cfg.items() if k not in ("name", "use_sync_bn", "pretrained")}
+    return build_model(arch_cfg["name"], **kwargs)
+
+
+class Trainer:
+    """Builds everything a config describes and runs `fit()`; rank 0 alone writes logs and checkpoints."""
+
+    def __init__(self, config):
+        self.cfg = config
+        g = config["Global"]
+        self.device = configure_runtime(g)
+        self.world_size, self.rank = init_parallel_if_needed()
+        self.output_dir = g["output_dir"]
+        self.logger = setup_logger(self.output_dir, self.rank)
+        if self.device.message:
+            self.logger.warning(self.device.message)
+        self.seed = int(g["seed"] or 0)
+        paddle.seed(step_seed(self.seed, self.rank, -1))
+        np.random.seed(self.seed + self.rank)
+
+        self.model = build_arch(config["Arch"])
+        if config["Arch"].get("use_sync_bn") and self.world_size > 1:
+            self.model = paddle.nn.SyncBatchNorm.convert_sync_batchnorm(self.model)
+        if g.get("pretrained_model"):
+            load_pretrained(self.model, g["pretrained_model"])
+        self.class_num = int(config["Arch"].get("class_num", 1000))
+
+        loaders = config["DataLoader"]
+        self.train_loader = build_dataloader(
+            loaders["Train"], "Train", seed=self.seed, class_num=self.class_num,
+            num_replicas=self.world_size, rank=self.rank,
+        )
+        self.eval_loader = None
+        if g["eval_during_train"] and loaders.get("Eval"):
+            self.eval_loader = build_dataloader(
+                loaders["Eval"], "Eval", seed=self.seed, class_num=self.class_num,
+                num_replicas=self.world_size, rank=self.rank,
+            )
+        self.class_names = list(self.train_loader.dataset.class_names)
+
+        self.loss_fn = build_loss(config["Loss"]["Train"])
+        self.metric_fn = build_metric(config.get("Metric", {}).get("Train") or [{"TopkAcc": {"topk": [1, 5]}}])
+        self.update_freq = int(g["update_freq"])
+        self.steps_per_epoch = len(self.train_loader)
+        self.epochs = int(g["epochs"])
+        self.optimizer, self.lr_sched = build_optimizer(
+            config["Optimizer"], self.epochs, self.steps_per_epoch // self.update_freq, self.model
+        )
+        self.amp = resolve_amp(config.get("AMP"), self.device.name)
+        if self.amp.message:
+            self.logger.warning(self.amp.message)
+        if self.amp.enabled and self.amp.level == "O2":
+            self.model, self.optimizer = paddle.amp.decorate(
+                models=self.model, optimizers=self.optimizer, level="O2", dtype=self.amp.dtype
+            )
+        self.scaler = self.amp.make_scaler()
+        ema_cfg = config.get("EMA")
+        self.ema = ModelEMA(self.model, decay=float(ema_cfg.get("decay", 0.9999))) if ema_cfg else None
+
+        self.train_model = paddle.DataParallel(self.model) if self.world_size > 1 else self.model
+        if g.get("to_static"):
+            self.train_model = paddle.jit.to_static(self.train_model)
+
+        self.state = {"epoch": 1, "step_in_epoch": 0, "global_step": 0, "best_metric": -1.0, "best_epoch": 0,
+                      "nan_steps_skipped": 0}
+        if g.get("checkpoints"):
+            self._resume(g["checkpoints"])
+        self.vdl = VisualDLWriter(os.path.join(self.output_dir, "vdl"), enabled=bool(g["use_visualdl"]) and self.rank == 0)
+        self._stop_signal = None
+
+    # -- checkpoints -------------------------------------------------------------------------------------
+    def _resume(self, prefix):
+        states = load_checkpoint(prefix, self.model, self.optimizer)
+        for key in self.state:
+            if key in states:
+                self.state[key] = states[key]
+        if self.ema is not None and states.get("ema") is not None:
+            self.ema.set_state_dict(states["ema"])
+        if self.scaler is not None and states.get("scaler"):
+            self.scaler.load_state_dict(states["scaler"])
+        self.logger.info(
+            "resumed from %s: epoch %d, step %d of the epoch, global step %d",
+            prefix, self.state["epoch"], self.state["step_in_epoch"], self.state["global_step"],
+        )
+
+    def _save(self, name, metric=None):
+        if self.rank != 0:
+            return
+        states = dict(self.state)
+        states["ema"] = self.ema.state_dict() if self.ema is not None else None
+        states["scaler"] = self.scaler.state_dict() if self.scaler is not None else None
+        if metric is not None:
+            states["metric"] = metric
+        prefix = os.path.join(self.output_dir, name)
+        save_checkpoint(prefix, self.model, self.optimizer, states)
+        return prefix
+
+    def _write_label_map(self):
+        if self.rank != 0:
+            return
+        os.makedirs(self.output_dir, exist_ok=True)
+        with open(os.path.join(self.output_dir, "label_list.txt"), "w") as f:
+            for i, name in enumerate(self.class_names):
+                f.write(f"{i} {name}\n")
+
+    # -- signals -----------------------------------------------------------------------------------------
+    def _install_signal_handlers(self):
+        def handler(signum, frame):
+            self._stop_signal = signum
+
+        previous = {}
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            try:
+                previous[sig] = signal.signal(sig, handler)
+            except ValueError:  # not the main thread: leave signals alone
+                pass
+        return previous
+
+    # -- the loop ----------------------------------------------------------------------------------------
+    def _forward_loss(self, images, labels):
+        if self.amp.enabled:
+            with paddle.amp.auto_cast(level=self.amp.level, dtype=self.amp.dtype):
+                logits = self.train_model(images)
+                losses = self.loss_fn(logits, labels)
+        else:
+            logits = self.train_model(images)
+            losses = self.loss_fn(logits, labels)
+        return logits, losses
+
+    def _optimizer_step(self):
+        if self.scaler is not None:
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        else:
+            self.optimizer.step()
+        self.optimizer.clear_grad()
+        self.lr_sched.step()
+        if self.ema is not None:
+            self.ema.update(self.model)
+
+    def _log_step(self, epoch, step, logits, labels, losses, batch_cost, reader_cost, batch_size):
+        metrics = self.metric_fn(logits, labels) if labels.ndim == 1 or labels.shape[-1] == 1 else {}
+        values = {k: float(v) for k, v in losses.items()}
+        values.update({k: float(v) for k, v in metrics.items()})
+        lr = self.optimizer.get_lr()
+        ips = batch_size / max(batch_cost, 1e-9)
+        remaining = (self.epochs - epoch) * self.steps_per_epoch + (self.steps_per_epoch - step - 1)
+        eta = int(remaining * batch_cost)
+        text = ", ".join(f"{k}: {v:.5f}" for k, v in values.items())
+        self.logger.info(
+            "[Train][Epoch %d/%d][Iter: %d/%d]lr(%s): %.8f, %s, batch_cost: %.5fs, reader_cost: %.5fs, ips: %.5f samples/s, eta: %s",
+            epoch, self.epochs, step, self.steps_per_epoch, type(self.lr_sched).__name__, lr, text,
+            batch_cost, reader_cost, ips, time.strftime("%H:%M:%S", time.gmtime(eta)) if eta < 86400 else f"{eta // 86400}d",
+        )
+        self.vdl.scalars("train", dict(values, lr=lr, ips=ips), self.state["global_step"])
+        if not all(math.isfinite(v) for v in values.values()):
+            raise NonFiniteLossError(
+                f"training loss is not finite at epoch {epoch}, iter {step} (global step "
+                f"{self.state['global_step']}); lower Optimizer.lr.learning_rate or enable gradient clipping"
+            )
+
+    def _check_finite(self, losses, epoch, step, batch):
+        loss = float(losses["loss"])
+        if math.isfinite(loss):
+            return True
+        allowed = int(self.cfg["Global"].get("skip_nan_steps", 0))
+        if self.state["nan_steps_skipped"] < allowed:
+            self.state["nan_steps_skipped"] += 1
+            self.logger.warning("non-finite loss at epoch %d iter %d: step skipped (%d/%d allowed)",
+                                epoch, step, self.state["nan_steps_skipped"], allowed)
+            self.optimizer.clear_grad()
+            return False
+        files = self._batch_files(batch)
+        raise NonFiniteLossError(
+            f"training loss is {loss} at epoch {epoch}, iter {step} (global step {self.state['global_step']}); "
+            f"batch files: {', '.join(files[:4])}{' ...' if len(files) > 4 else ''}; hint: lower the learning "
+            "rate, enable Optimizer.clip_norm, or allow skips with Global.skip_nan_steps"
+        )
+
+    def _batch_files(self, batch):
+        samples = getattr(self.train_loader.dataset, "samples", None)
+        if samples is None or len(batch) < 3:
+            return []
+        return [str(samples[int(i)][0]) for i in np.asarray(batch[2]).reshape(-1)]
+
+    def evaluate(self, epoch):
+        """Evaluate the model (and EMA weights) on the Eval loader; log and return the main result."""
+        result = evaluate(self.model, self.eval_loader, self.class_num, self.class_names, progress=False)
+        self.logger.info("[Eval][Epoch %d][Avg]%s", epoch, result.summary())
+        self.vdl.scalars("eval", {"top1": result.top1, "top5": result.top5, "loss": result.loss}, epoch)
+        if self.ema is not None:
+            with self.ema.applied(self.model):
+                ema_result = evaluate(self.model, self.eval_loader, self.class_num, self.class_names)
+            self.logger.info("[Eval][Epoch %d][EMA]%s", epoch, ema_result.summary())
+            self.vdl.scalars("eval_ema", {"top1": ema_result.top1, "top5": ema_result.top5,
+                                          "loss": ema_result.loss}, epoch)
+        return result
+
+    def fit(self):
+        """Train from the current state to Global.epochs; returns the last evaluation result (or None)."""
+        g = self.cfg["Global"]
+        self._write_label_map()
+        self.vdl.text("config", "```yaml\n" + json.dumps(self.cfg, indent=1, default=str) + "\n```")
+        previous = self._install_signal_handlers()
+        print_every = max(int(g["print_batch_step"]), 1)
+        last_result = None
+        logged_images = self.state["global_step"] > 0
+        try:
+            self.model.train()
+            sampler = self.train_loader.batch_sampler
+            while self.state["epoch"] <= self.epochs:
+                epoch = self.state["epoch"]
+                sampler.set_epoch(epoch)
+                sampler.set_start_step(self.state["step_in_epoch"])
+                tic = time.time()
+                for step, batch in enumerate(self.train_loader, start=self.state["step_in_epoch"]):
+                    reader_cost = time.time() - tic
+                    images, labels = batch[0], batch[1]
+                    if not logged_images and self.vdl.enabled:
+                        self._log_sample_images(images)
+                        logged_images = True
+                    paddle.seed(step_seed(self.seed, self.rank, self.state["global_step"]))
+                    logits, losses = self._forward_loss(images, labels)
+                    skip_check = int(g.get("skip_nan_steps", 0)) > 0
+                    finite = self._check_finite(losses, epoch, step, batch) if skip_check else True
+                    if finite:
+                        loss = losses["loss"] / self.update_freq
+                        (self.scaler.scale(loss) if self.scaler is not None else loss).backward()
+                    self.state["global_step"] += 1
+                    self.state["step_in_epoch"] = step + 1
+                    at_boundary = (step + 1) % self.update_freq == 0
+                    if at_boundary and finite:
+                        self._optimizer_step()
+                    batch_cost = time.time() - tic
+                    if step % print_every == 0 and finite:
+                        self._log_step(epoch, step, logits, labels, losses, batch_cost, reader_cost, images.shape[0])
+                    interval = int(g.get("latest_interval_steps", 0) or 0)
+                    if at_boundary and interval and self.state["global_step"] % interval == 0:
+                        self._save("latest")
+                    if at_boundary and broadcast_flag(self._stop_signal is not None):
+                        prefix = self._save("latest")
+                        self.logger.warning("signal received: saved %s at epoch %d, iter %d; resume with "
+                                            "-o Global.checkpoints=%s", prefix, epoch, step + 1, prefix)
+                        raise TrainingInterrupted(self._stop_signal or signal.SIGTERM, prefix)
+                    tic = time.time()
+                self.state["epoch"] = epoch + 1
+                self.state["step_in_epoch"] = 0
+                if self.eval_loader is not None and epoch % int(g["eval_interval"]) == 0:
+                    last_result = self.evaluate(epoch)
+                    if last_result.top1 > self.state["best_metric"]:
+                        self.state["best_metric"] = last_result.top1
+                        self.state["best_epoch"] = epoch
+                        self._save("best_model", metric=last_result.top1)
+                        self.logger.info("[Eval][Epoch %d][best metric: %.5f]", epoch, last_result.top1)
+                if epoch % int(g["save_interval"]) == 0:
+                    self._save(f"epoch_{epoch}")
+                    self._prune_epoch_checkpoints(int(g.get("max_checkpoints", 0) or 0))
+                self._save("latest")
+                self.vdl.flush()
+        finally:
+            for sig, h in previous.items():
+                signal.signal(sig, h)
+            self.vdl.close()
+        return last_result
+
+    def _prune_epoch_checkpoints(self, keep):
+        if self.rank != 0 or keep <= 0:
+            return
+        epochs = sorted(
+            int(f[len("epoch_"):-len(".pdstates")]) for f in os.listdir(self.output_dir)
+            if f.startswith("epoch_") and f.endswith(".pdstates")
+        )
+        for e in epochs[:-keep]:
+            for ext in (".pdstates", ".pdparams", ".pdopt"):  # .pdstates first: an unfinished prune stays invalid
+                path = os.path.join(self.output_dir, f"epoch_{e}{ext}")
+                if os.path.exists(path):
+                    os.remove(path)
+
+    def _log_sample_images(self, images):
+        ops = self.cfg["DataLoader"]["Train"]["dataset"].get("transform_ops") or []
+        norm = next((op["NormalizeImage"] for op in ops if "NormalizeImage" in op), None)
+        if norm is None or images.ndim != 4:
+            return
+        mean = norm.get("mean", [0.485, 0.456, 0.406])
+        std = norm.get("std", [0.229, 0.224, 0.225])
+        self.vdl.image("train/sample_images", image_grid(images.numpy(), mean, std), step=0)
