@@ -1,0 +1,32 @@
+"""Shared command-line plumbing for tools/*.py: -c/-o parsing and user-error reporting."""
+import argparse
+import functools
+import sys
+
+from .errors import PpclsError
+
+
+def config_arg_parser(description):
+    """An ArgumentParser with PaddleClas's -c CONFIG and repeatable -o KEY=VALUE overrides."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("-c", "--config", help="YAML config file")
+    parser.add_argument("-o", "--override", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a config key, e.g. -o Global.epochs=10 (repeatable)")
+    return parser
+
+
+def user_errors_exit(main):
+    """Run `main`; a PpclsError (bad config, data or weights) becomes one line on stderr and exit code 2."""
+
+    @functools.wraps(main)
+    def wrapper(*args, **kwargs):
+        try:
+            return main(*args, **kwargs)
+        except PpclsError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return e.exit_code
+        except KeyboardInterrupt:
+            print("interrupted", file=sys.stderr)
+            return 130
+
+    return wrapper
