@@ -1,0 +1,70 @@
+"""Training logs to VisualDL; the real visualdl server serves the scalars back over its HTTP API."""
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _get(port, route, **params):
+    url = f"http://127.0.0.1:{port}/app/api/{route}"
+    if params:
+        url += "?" + urllib.parse.urlencode(params)
+    with urllib.request.urlopen(url, timeout=5) as r:
+        return json.loads(r.read())["data"]
+
+
+@pytest.fixture
+def trained_run(make_config):
+    cfg = make_config("vdl", epochs=1)
+    proc = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "train.py"), "-c", cfg],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return os.path.join(os.path.dirname(cfg), "output")
+
+
+def test_visualdl_server_serves_logged_scalars(trained_run):
+    logdir = os.path.join(trained_run, "vdl")
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "visualdl", "--logdir", logdir, "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.time() + 60
+        runs = None
+        while time.time() < deadline:
+            try:
+                runs = _get(port, "runs")
+                break
+            except OSError:
+                time.sleep(0.3)
+        assert runs, "visualdl server did not answer"
+        tags = _get(port, "scalar/tags")
+        run = tags["runs"][0]
+        all_tags = set(tags["tags"][0])
+        assert {"train/loss", "train/lr", "train/top1", "train/ips", "eval/top1", "eval/top5", "eval/loss"} <= all_tags
+        losses = _get(port, "scalar/list", run=run, tag="train/loss")
+        # tiny config: 60 images, batch 12, print every step -> 5 train points, losses finite and positive
+        assert [p[1] for p in losses] == [0, 1, 2, 3, 4]
+        assert all(0 < p[2] < 10 for p in losses)
+        top1 = _get(port, "scalar/list", run=run, tag="eval/top1")
+        assert len(top1) == 1 and 0.0 <= top1[0][2] <= 1.0
+        assert "train/sample_images" in _get(port, "image/tags")["tags"][0]
+        assert "config" in _get(port, "text/tags")["tags"][0]
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
