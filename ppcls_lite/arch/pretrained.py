@@ -58,8 +58,10 @@ def load_pretrained(model, path):
                 f"{path}: key '{key}' has shape {list(value.shape)} in the file "
                 f"but {list(param.shape)} in the model"
             )
-        to_load[key] = value.astype(str(param.dtype).replace("paddle.", ""), copy=False)
+        to_load[key] = value
     if skipped:
         logger.warning("%s: skipped head keys whose shape differs (other class_num): %s", path, ", ".join(skipped))
-    model.set_state_dict(to_load)
+    # Assigning tensor by tensor (rather than set_state_dict) keeps skipped keys free of Paddle's own warnings.
+    for key, value in to_load.items():
+        own[key].set_value(value.astype(str(own[key].dtype).replace("paddle.", ""), copy=False))
     return skipped
