@@ -4,8 +4,8 @@ Layout of the state dict (as PaddleClas): `downsample_layers.{0..3}` (stem: 4x4/
 LayerNorm; then LayerNorm + 2x2/2 conv), `stages.{0..3}.{j}` blocks (`gamma`, `dwconv`, `norm`, `pwconv1`,
 `pwconv2`), the final `norm` and the classifier `head`.
 
-`data_format="NHWC"` runs the whole network channels-last; the input is still NCHW (it is transposed once on
-entry, as PaddleClas's NHWC models do) and `forward_stages` still returns NCHW maps.
+`data_format="NHWC"` runs the whole network channels-last: the input is NHWC too (as for the ResNet families);
+`forward_stages` returns NCHW maps either way.
 """
 import numpy as np
 import paddle
@@ -110,7 +110,7 @@ class ConvNeXt(ClassifierBase):
         drop_path_rate: stochastic depth rate, rising linearly from 0 over all blocks.
         layer_scale_init_value: initial layer-scale `gamma` (<= 0: no layer scale, and no `gamma` keys).
         head_init_scale: factor on the head's initial weights.
-        data_format: "NCHW" or "NHWC" (internal layout; the input is NCHW either way).
+        data_format: "NCHW" or "NHWC": layout of the input and of every internal map.
     """
 
     head_prefixes = ("head.",)
@@ -157,15 +157,11 @@ class ConvNeXt(ClassifierBase):
     def _make_head(self, class_num, scale=1.0):
         return _linear(self.num_features, class_num, std_scale=scale) if class_num > 0 else nn.Identity()
 
-    def _to_internal(self, x):
-        return x.transpose([0, 2, 3, 1]) if self.data_format == "NHWC" else x
-
     def _to_nchw(self, x):
         return x.transpose([0, 3, 1, 2]) if self.data_format == "NHWC" else x
 
     def forward_stages(self, x):
         """Feature maps after each of the 4 stages, NCHW, strides 4, 8, 16, 32."""
-        x = self._to_internal(x)
         outs = []
         for i in range(4):
             x = self.stages[i](self.downsample_layers[i](x))
@@ -174,7 +170,6 @@ class ConvNeXt(ClassifierBase):
 
     def forward_features(self, x):
         """Global average pool of the last stage, then the final LayerNorm: [N, dims[-1]]."""
-        x = self._to_internal(x)
         for i in range(4):
             x = self.stages[i](self.downsample_layers[i](x))
         spatial = [1, 2] if self.data_format == "NHWC" else [-2, -1]

@@ -19,6 +19,10 @@ def _x(size=32, n=2, seed=0):
     return paddle.to_tensor(np.random.default_rng(seed).standard_normal((n, 3, size, size)).astype("float32"))
 
 
+def _nhwc(x):
+    return x.transpose([0, 2, 3, 1])
+
+
 def _tiny(**kw):
     return ppcls_lite.build_model(NAME, **{**TINY, **kw})
 
@@ -56,7 +60,8 @@ def test_drop_path_active_in_training_only():
 
 @pytest.mark.parametrize("data_format", ["NCHW", "NHWC"])
 def test_jit_roundtrip(tmp_path, data_format):
-    contract.check_jit_roundtrip(_tiny(class_num=3, data_format=data_format), _x(32), tmp_path)
+    x = _nhwc(_x(32)) if data_format == "NHWC" else _x(32)
+    contract.check_jit_roundtrip(_tiny(class_num=3, data_format=data_format), x, tmp_path)
 
 
 def test_pretrained_other_class_num(tmp_path, caplog):
@@ -72,7 +77,8 @@ def test_forward_stages_strides(data_format):
     model = _tiny(data_format=data_format)
     model.eval()
     for size in (32, 64):
-        maps = model.forward_stages(_x(size, n=1))
+        x = _x(size, n=1)
+        maps = model.forward_stages(_nhwc(x) if data_format == "NHWC" else x)
         assert [list(m.shape) for m in maps] == [
             [1, c, size // s, size // s] for c, s in zip(TINY["dims"], (4, 8, 16, 32))
         ]
@@ -86,8 +92,8 @@ def test_nhwc_equals_nchw():
     a.eval()
     b.eval()
     x = _x(48)
-    np.testing.assert_allclose(b(x).numpy(), a(x).numpy(), rtol=1e-4, atol=1e-5)
-    for ma, mb in zip(a.forward_stages(x), b.forward_stages(x)):
+    np.testing.assert_allclose(b(_nhwc(x)).numpy(), a(x).numpy(), rtol=1e-4, atol=1e-5)
+    for ma, mb in zip(a.forward_stages(x), b.forward_stages(_nhwc(x))):
         np.testing.assert_allclose(mb.numpy(), ma.numpy(), rtol=1e-4, atol=1e-5)
 
 
