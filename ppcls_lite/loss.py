@@ -1,0 +1,142 @@
+"""Classification losses and the `Loss:` config section (PaddleClas 2.6.0 semantics, own implementation).
+
+YAML form (PaddleClas)::
+
+    Loss:
+      Train:
+        - CELoss:
+            weight: 1.0
+            epsilon: 0.1
+
+`build_loss(cfg["Loss"]["Train"])` returns a `CombinedLoss`; calling it with `(logits, label)` returns
+``{"loss": sum_i weight_i * loss_i, "CELoss": loss_1, ...}`` where the per-loss entries are UNWEIGHTED (the
+total is what to back-propagate). PaddleClas ignores `weight` when a single loss is configured; here the weight
+always applies (identical for the usual `weight: 1.0`).
+
+`LOSSES` maps each YAML loss name to its class; the class's keyword arguments are exactly the YAML keys.
+"""
+import difflib
+
+import paddle
+import paddle.nn as nn
+import paddle.nn.functional as F
+
+from .errors import ConfigError
+
+__all__ = ["CELoss", "CombinedLoss", "LOSSES", "build_loss"]
+
+
+_FLOAT_DTYPES = (paddle.float32, paddle.float64, paddle.float16, paddle.bfloat16)
+
+
+def _logits_float32(x):
+    # Losses are computed in float32 even when the forward ran under AMP.
+    return x.astype("float32") if x.dtype in (paddle.float16, paddle.bfloat16) else x
+
+
+class CELoss(nn.Layer):
+    """Cross entropy with optional label smoothing.
+
+    Args:
+        epsilon: label-smoothing factor in (0, 1); None (or a value outside (0, 1), as PaddleClas treats it)
+            disables smoothing. The smoothed target is ``(1 - epsilon) * target + epsilon / class_num``.
+        weight: this loss's weight inside `CombinedLoss` (the layer itself returns the unweighted loss).
+
+    forward(x, label):
+        x: logits [N, C]; a dict with "logits"; or a tuple/list of logits [N, C] from several heads (DeiT's
+            distilled model returns (cls_logits, dist_logits) in training) -> the MEAN of the per-head losses,
+            each computed against the same label.
+        label: hard labels, integer [N] or [N, 1]; or soft targets, float [N, C] (Mixup/CutMix), used as they
+            are — never re-normalised or softmaxed (PaddleClas softmaxes them when epsilon is unset; we don't).
+            With epsilon, smoothing is applied on top of the soft target, as PaddleClas does.
+        Returns the batch-mean loss, a float32 scalar tensor.
+    """
+
+    def __init__(self, epsilon: float = None, weight: float = 1.0):
+        super().__init__()
+        if epsilon is not None:
+            epsilon = float(epsilon)
+            if not 0.0 < epsilon < 1.0:
+                epsilon = None
+        self.epsilon = epsilon
+        self.weight = float(weight)
+
+    def _single(self, x, label):
+        x = _logits_float32(x)
+        class_num = x.shape[-1]
+        soft = label.ndim == 2 and label.shape[-1] == class_num and label.dtype in _FLOAT_DTYPES
+        if soft:
+            target = label.astype("float32")
+        else:
+            target = label.reshape([-1]).astype("int64")
+            if self.epsilon is None:
+                return F.cross_entropy(x, target, reduction="mean")
+            target = F.one_hot(target, class_num)
+        if self.epsilon is not None:
+            target = (1.0 - self.epsilon) * target + self.epsilon / class_num
+        return paddle.sum(-F.log_softmax(x, axis=-1) * target, axis=-1).mean()
+
+    def forward(self, x, label):
+        if not isinstance(label, paddle.Tensor):
+            label = paddle.to_tensor(label)
+        if isinstance(x, dict):
+            x = x["logits"]
+        if isinstance(x, (list, tuple)):
+            losses = [self._single(h, label) for h in x]
+            return paddle.add_n(losses) / len(losses)
+        return self._single(x, label)
+
+    def extra_repr(self):
+        return f"epsilon={self.epsilon}, weight={self.weight}"
+
+
+LOSSES = {"CELoss": CELoss}
+
+
+class CombinedLoss(nn.Layer):
+    """Weighted sum of several losses; see the module docstring for the returned dict."""
+
+    def __init__(self, losses, names):
+        super().__init__()
+        self.loss_funcs = nn.LayerList(losses)
+        self.names = list(names)
+
+    def forward(self, x, label):
+        out = {}
+        total = None
+        for name, fn in zip(self.names, self.loss_funcs):
+            value = fn(x, label)
+            out[name] = value
+            weighted = value * fn.weight if fn.weight != 1.0 else value
+            total = weighted if total is None else total + weighted
+        return {"loss": total, **out}
+
+
+def build_loss(loss_list, key="Loss.Train"):
+    """`[{Name: {weight: w, ...}}, ...]` -> CombinedLoss; wrong shapes, names or keys raise ConfigError."""
+    if loss_list is None:
+        return None
+    if isinstance(loss_list, dict):
+        loss_list = [{k: v} for k, v in loss_list.items()]
+    if not isinstance(loss_list, (list, tuple)) or not loss_list:
+        raise ConfigError(f"{key}: expected a non-empty list like [{{CELoss: {{weight: 1.0}}}}]")
+    losses, names, seen = [], [], {}
+    for i, item in enumerate(loss_list):
+        if not isinstance(item, dict) or len(item) != 1:
+            raise ConfigError(f"{key}[{i}]: expected a one-key mapping like {{CELoss: {{weight: 1.0}}}}")
+        name, params = next(iter(item.items()))
+        if name not in LOSSES:
+            close = difflib.get_close_matches(str(name), list(LOSSES), n=3)
+            hint = f"; did you mean {', '.join(close)}?" if close else f"; known: {', '.join(sorted(LOSSES))}"
+            raise ConfigError(f"{key}[{i}]: unknown loss '{name}'{hint}")
+        params = dict(params or {})
+        try:
+            losses.append(LOSSES[name](**params))
+        except TypeError as e:
+            raise ConfigError(f"{key}[{i}].{name}: {e}") from None
+        except ValueError as e:
+            raise ConfigError(f"{key}[{i}].{name}: {e}") from None
+        n = seen.get(name, 0)
+        seen[name] = n + 1
+        names.append(name if n == 0 else f"{name}_{n}")
+    return CombinedLoss(losses, names)
