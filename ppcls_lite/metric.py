@@ -1,0 +1,219 @@
+"""Classification metrics and the `Metric:` config section (PaddleClas 2.6.0 semantics, own implementation).
+
+YAML form (PaddleClas)::
+
+    Metric:
+      Eval:
+        - TopkAcc:
+            topk: [1, 5]
+
+`METRICS` maps each YAML metric name to its class; the class's keyword arguments are exactly the YAML keys.
+
+Averages over a data set must not be means of per-batch means (the last batch is usually smaller):
+`MetricAccumulator` sums correct counts and sample counts, so its result is exact, and exposes the raw sums
+for a distributed all-reduce. `confusion_matrix` / `per_class_accuracy` are plain numpy helpers.
+"""
+import difflib
+from typing import Sequence, Union
+
+import numpy as np
+import paddle
+
+from .errors import ConfigError
+
+__all__ = ["TopkAcc", "CombinedMetric", "MetricAccumulator", "METRICS", "build_metric",
+           "confusion_matrix", "per_class_accuracy"]
+
+
+def _logits(x):
+    """Logits [N, C] from a model output: a tensor, a dict with "logits", or a tuple of heads (averaged)."""
+    if isinstance(x, dict):
+        x = x["logits"]
+    if isinstance(x, (list, tuple)):
+        x = paddle.add_n([h.astype("float32") for h in x]) / len(x)
+    return x
+
+
+def _hard_labels(label, class_num):
+    """Integer labels [N] from int [N] / [N, 1] labels or soft float [N, C] targets (argmax)."""
+    if not isinstance(label, paddle.Tensor):
+        label = paddle.to_tensor(label)
+    if label.ndim == 2 and label.shape[-1] == class_num and class_num > 1 and label.dtype in (
+            paddle.float32, paddle.float64, paddle.float16, paddle.bfloat16):
+        label = paddle.argmax(label, axis=-1)
+    return label.reshape([-1]).astype("int64")
+
+
+class TopkAcc:
+    """Top-k accuracy.
+
+    Args:
+        topk: an int or a list of ints. A k larger than the number of classes is clipped to it (so "top5" of a
+            3-class problem is 1.0); the result keys stay "top{k}" as configured. (PaddleClas drops such keys.)
+
+    __call__(x, label) -> {"top1": tensor, "top5": tensor, ...}: fractions of the batch, float32 scalars.
+    counts(x, label) -> ({"top1": int, ...}, batch_size): exact correct counts, for accumulation.
+    With soft targets [N, C] (Mixup/CutMix) the true class is the argmax of the target.
+    """
+
+    def __init__(self, topk: Union[int, Sequence[int]] = (1, 5)):
+        if isinstance(topk, (int, np.integer)) and not isinstance(topk, bool):
+            topk = [int(topk)]
+        if not isinstance(topk, (list, tuple)) or not topk or not all(
+                isinstance(k, (int, np.integer)) and not isinstance(k, bool) and k >= 1 for k in topk):
+            raise ValueError(f"topk must be a positive int or a list of them, got {topk!r}")
+        self.topk = [int(k) for k in topk]
+
+    def keys(self):
+        return [f"top{k}" for k in self.topk]
+
+    def _correct(self, x, label):
+        """bool [N, len(topk)]: whether the label is within each top-k."""
+        x = _logits(x)
+        class_num = x.shape[-1]
+        label = _hard_labels(label, class_num)
+        ks = [min(k, class_num) for k in self.topk]
+        _, idx = paddle.topk(x, k=max(ks), axis=-1)
+        hit = (idx == label.unsqueeze(-1)).astype("int32")
+        cum = paddle.cumsum(hit, axis=-1)  # cum[:, j] > 0 <=> label among the first j+1 predictions
+        return paddle.stack([cum[:, k - 1] > 0 for k in ks], axis=-1)
+
+    def __call__(self, x, label):
+        correct = self._correct(x, label).astype("float32").mean(axis=0)
+        return {key: correct[i] for i, key in enumerate(self.keys())}
+
+    def counts(self, x, label):
+        correct = self._correct(x, label)
+        sums = correct.astype("int64").sum(axis=0).numpy()
+        return {key: int(sums[i]) for i, key in enumerate(self.keys())}, int(correct.shape[0])
+
+    def __repr__(self):
+        return f"TopkAcc(topk={self.topk})"
+
+
+METRICS = {"TopkAcc": TopkAcc}
+
+
+class CombinedMetric:
+    """Several metrics as one: results are merged into one dict (later metrics win on equal keys)."""
+
+    def __init__(self, metrics):
+        self.metrics = list(metrics)
+
+    def keys(self):
+        return [k for m in self.metrics for k in m.keys()]
+
+    def __call__(self, x, label):
+        out = {}
+        for m in self.metrics:
+            out.update(m(x, label))
+        return out
+
+    def counts(self, x, label):
+        out, n = {}, 0
+        for m in self.metrics:
+            c, n = m.counts(x, label)
+            out.update(c)
+        return out, n
+
+    def __repr__(self):
+        return f"CombinedMetric({self.metrics})"
+
+
+def build_metric(metric_list, key="Metric.Eval"):
+    """`[{TopkAcc: {topk: [1, 5]}}, ...]` -> CombinedMetric (None -> None); errors raise ConfigError."""
+    if metric_list is None:
+        return None
+    if isinstance(metric_list, dict):
+        metric_list = [{k: v} for k, v in metric_list.items()]
+    if not isinstance(metric_list, (list, tuple)):
+        raise ConfigError(f"{key}: expected a list like [{{TopkAcc: {{topk: [1, 5]}}}}]")
+    metrics = []
+    for i, item in enumerate(metric_list):
+        if not isinstance(item, dict) or len(item) != 1:
+            raise ConfigError(f"{key}[{i}]: expected a one-key mapping like {{TopkAcc: {{topk: [1, 5]}}}}")
+        name, params = next(iter(item.items()))
+        if name not in METRICS:
+            close = difflib.get_close_matches(str(name), list(METRICS), n=3)
+            hint = f"; did you mean {', '.join(close)}?" if close else f"; known: {', '.join(sorted(METRICS))}"
+            raise ConfigError(f"{key}[{i}]: unknown metric '{name}'{hint}")
+        try:
+            metrics.append(METRICS[name](**dict(params or {})))
+        except (TypeError, ValueError) as e:
+            raise ConfigError(f"{key}[{i}].{name}: {e}") from None
+    return CombinedMetric(metrics)
+
+
+class MetricAccumulator:
+    """Exact streaming averages of a count-based metric (TopkAcc / CombinedMetric) over many batches.
+
+    update(x, label) adds one batch and returns that batch's fractions (python floats); result() returns
+    sum(correct) / sum(samples) per key. `correct` (dict of ints) and `total` (int) are the raw sums: a
+    distributed evaluator all-reduces them (or calls add() with gathered counts) before result().
+    With num_classes, a top-1 confusion matrix (rows: true class, columns: predicted) is accumulated too.
+    """
+
+    def __init__(self, metric, num_classes=None):
+        self.metric = metric
+        self.num_classes = num_classes
+        self.reset()
+
+    def reset(self):
+        self.correct = {k: 0 for k in self.metric.keys()}
+        self.total = 0
+        self.confusion = (np.zeros((self.num_classes, self.num_classes), dtype=np.int64)
+                          if self.num_classes else None)
+
+    def add(self, counts, n, confusion=None):
+        for k, v in counts.items():
+            self.correct[k] = self.correct.get(k, 0) + int(v)
+        self.total += int(n)
+        if confusion is not None and self.confusion is not None:
+            self.confusion += np.asarray(confusion, dtype=np.int64)
+
+    def update(self, x, label):
+        counts, n = self.metric.counts(x, label)
+        confusion = None
+        if self.confusion is not None:
+            logits = _logits(x)
+            preds = paddle.argmax(logits, axis=-1).numpy()
+            labels = _hard_labels(label, logits.shape[-1]).numpy()
+            confusion = confusion_matrix(preds, labels, self.num_classes)
+        self.add(counts, n, confusion)
+        return {k: v / n if n else 0.0 for k, v in counts.items()}
+
+    def result(self):
+        return {k: (v / self.total if self.total else 0.0) for k, v in self.correct.items()}
+
+    def per_class_accuracy(self):
+        if self.confusion is None:
+            raise ValueError("MetricAccumulator was built without num_classes")
+        return per_class_accuracy(self.confusion)
+
+
+def confusion_matrix(preds, labels, num_classes):
+    """int64 [num_classes, num_classes] counts; row = true class, column = predicted class.
+
+    preds: class ids [N] or scores [N, C] (argmax taken); labels: class ids [N] or [N, 1]. Ids outside
+    [0, num_classes) raise ValueError.
+    """
+    preds = np.asarray(preds)
+    if preds.ndim == 2:
+        preds = preds.argmax(axis=-1)
+    preds = preds.reshape(-1).astype(np.int64)
+    labels = np.asarray(labels).reshape(-1).astype(np.int64)
+    if preds.shape != labels.shape:
+        raise ValueError(f"preds and labels differ in length: {preds.shape[0]} vs {labels.shape[0]}")
+    for what, a in (("preds", preds), ("labels", labels)):
+        if a.size and (a.min() < 0 or a.max() >= num_classes):
+            raise ValueError(f"{what} hold class ids outside [0, {num_classes})")
+    flat = np.bincount(labels * num_classes + preds, minlength=num_classes * num_classes)
+    return flat.reshape(num_classes, num_classes).astype(np.int64)
+
+
+def per_class_accuracy(cm):
+    """Per-class recall (accuracy on each true class) from a confusion matrix; NaN for classes never seen."""
+    cm = np.asarray(cm, dtype=np.float64)
+    support = cm.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(support > 0, np.diag(cm) / np.where(support > 0, support, 1), np.nan)
