@@ -1,0 +1,1 @@
+"""Training engine: trainer, evaluator, checkpoints, logging, distributed helpers, AMP and EMA."""
