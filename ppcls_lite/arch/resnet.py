@@ -1,1 +1,121 @@
-"""(in progress)"""
+"""ResNet (He et al., arXiv:1512.03385) and ResNet-vd (arXiv:1812.01187), as PaddleClas 2.6.0's legendary ResNet.
+
+State-dict keys equal PaddleClas's: `stem.N.conv.weight`, `stem.N.bn._mean`, `blocks.N.conv0.bn.weight`,
+`blocks.N.short.conv.weight`, ..., `fc.weight`. As in PaddleClas, the first block of *every* stage has a 1x1
+projection shortcut (even when shapes match); vd replaces the 7x7 stem by three 3x3 convs and strides the
+shortcut with a 2x2 average pool instead of the 1x1 conv.
+"""
+import paddle.nn as nn
+
+from .cnn_blocks import (BasicBlock, BottleneckBlock, ConvBNLayer, ResNetLikeBase, check_data_format,
+                         stage_depths, stem_specs)
+from .registry import register_model
+
+# depth -> (block type, expansion of the block's output over its width)
+NET_CONFIG = {
+    18: (BasicBlock, 1),
+    34: (BasicBlock, 1),
+    50: (BottleneckBlock, 4),
+    101: (BottleneckBlock, 4),
+    152: (BottleneckBlock, 4),
+    200: (BottleneckBlock, 4),
+}
+
+
+class ResNet(ResNetLikeBase):
+    """ResNet-`layers` (18/34/50/101/152/200), version vb or vd (`vd=True`).
+
+    `base_channels` (64 in every PaddleClas variant) is the stem width and the first stage's block width;
+    later stages double it. Input: [N, 3, H, W] (NCHW) or [N, H, W, 3] (`data_format="NHWC"`), H, W >= 32.
+    """
+
+    head_prefixes = ("fc.",)
+    head_attr = "fc"
+
+    def __init__(self, layers=50, vd=False, class_num=1000, data_format="NCHW", base_channels=64, in_channels=3):
+        super().__init__()
+        check_data_format(data_format)
+        depths = stage_depths(layers)
+        block_cls, expansion = NET_CONFIG[layers]
+        self.layers, self.vd = layers, vd
+        self.stem = nn.Sequential(*[
+            ConvBNLayer(i, o, k, stride=s, act="relu", data_format=data_format)
+            for i, o, k, s in stem_specs(vd, base_channels, in_channels)
+        ])
+        channels, stages, all_blocks = base_channels, [], []
+        for stage, depth in enumerate(depths):
+            width = base_channels * 2 ** stage
+            blocks = []
+            for i in range(depth):
+                stride = 2 if i == 0 and stage > 0 else 1
+                # The first block of each stage projects; vd pools instead of striding (not in stage 0).
+                kw = dict(stride=stride, project=i == 0, vd=vd and i == 0 and stage > 0, data_format=data_format)
+                if block_cls is BasicBlock:
+                    block = BasicBlock(channels, width, **kw)
+                else:
+                    block = BottleneckBlock(channels, width, width * expansion, **kw)
+                blocks.append(block)
+                channels = width * expansion
+            stages.append(blocks)
+            all_blocks.extend(blocks)
+        self.blocks = nn.Sequential(*all_blocks)
+        self._setup(list(self.stem), stages, channels, class_num, data_format)
+
+
+def _resnet(layers, vd, kwargs):
+    return ResNet(**{"layers": layers, "vd": vd, **kwargs})
+
+
+@register_model("ResNet")
+def ResNet18(**kwargs):
+    return _resnet(18, False, kwargs)
+
+
+@register_model("ResNet")
+def ResNet18_vd(**kwargs):
+    return _resnet(18, True, kwargs)
+
+
+@register_model("ResNet")
+def ResNet34(**kwargs):
+    return _resnet(34, False, kwargs)
+
+
+@register_model("ResNet")
+def ResNet34_vd(**kwargs):
+    return _resnet(34, True, kwargs)
+
+
+@register_model("ResNet")
+def ResNet50(**kwargs):
+    return _resnet(50, False, kwargs)
+
+
+@register_model("ResNet")
+def ResNet50_vd(**kwargs):
+    return _resnet(50, True, kwargs)
+
+
+@register_model("ResNet")
+def ResNet101(**kwargs):
+    return _resnet(101, False, kwargs)
+
+
+@register_model("ResNet")
+def ResNet101_vd(**kwargs):
+    return _resnet(101, True, kwargs)
+
+
+@register_model("ResNet")
+def ResNet152(**kwargs):
+    return _resnet(152, False, kwargs)
+
+
+@register_model("ResNet")
+def ResNet152_vd(**kwargs):
+    return _resnet(152, True, kwargs)
+
+
+@register_model("ResNet")
+def ResNet200_vd(**kwargs):
+    return _resnet(200, True, kwargs)
