@@ -1,1 +1,206 @@
-"""(in progress)"""
+"""ResNeXt (Xie et al., arXiv:1611.05431), ResNeXt-vd and ResNeXt101-WSL (Mahajan et al., arXiv:1805.00932).
+
+Weight-compatible with PaddleClas 2.6.0's model_zoo/resnext.py, resnext_vd.py and resnext101_wsl.py:
+- ResNeXt / ResNeXt-vd keys: `conv._conv.weight` (vd: `conv1_1` .. `conv1_3`), `bb_<stage>_<i>.conv0._batch_norm.*`,
+  `bb_<stage>_<i>.short._conv.weight`, `out.weight`. The first block of every stage projects its shortcut.
+- WSL keys: `_conv_stem._bn.*`, `_conv<stage+1>_<i>._conv0._conv.weight`, `_conv<stage+1>_<i>._short._conv._bn.*`,
+  `_out.weight`; its head keeps Paddle's default Linear init.
+"""
+import paddle.nn as nn
+
+from .cnn_blocks import BottleneckBlock, ConvBNLayer as _ConvBNBase, ResNetLikeBase, check_data_format, \
+    stage_depths, stem_specs
+from .registry import register_model
+
+
+class ConvBNLayer(_ConvBNBase):
+    """conv + BN named as in PaddleClas's legacy model_zoo (`_conv`, `_batch_norm`)."""
+
+    conv_attr = "_conv"
+    bn_attr = "_batch_norm"
+
+
+class WSLConvBNLayer(_ConvBNBase):
+    """conv + BN named as in PaddleClas's ResNeXt101-WSL (`_conv`, `_bn`)."""
+
+    conv_attr = "_conv"
+    bn_attr = "_bn"
+
+
+class ShortCut(nn.Layer):
+    """WSL shortcut wrapper: a 1x1 projection under `_conv` when `project`, the identity otherwise."""
+
+    def __init__(self, conv=None):
+        super().__init__()
+        self._conv = conv
+
+    def forward(self, x):
+        return x if self._conv is None else self._conv(x)
+
+
+class WSLBottleneckBlock(BottleneckBlock):
+    """Bottleneck with WSL's names: `_conv0`, `_conv1`, `_conv2` and an always-present `_short` wrapper."""
+
+    names = ("_conv0", "_conv1", "_conv2", "_short")
+
+    @staticmethod
+    def make_shortcut(in_channels, out_channels, stride, project, vd, layer, data_format):
+        return ShortCut(BottleneckBlock.make_shortcut(in_channels, out_channels, stride, project, vd, layer,
+                                                      data_format))
+
+
+class ResNeXt(ResNetLikeBase):
+    """ResNeXt-`layers` (50/101/152) with `cardinality` groups of `group_width` channels in the first stage.
+
+    Stage s has cardinality * group_width * 2**s grouped channels and outputs base_channels * 4 * 2**s
+    (256 .. 2048 for the PaddleClas variants, whose base_channels is 64). `vd=True`: 3x3 stem and avg-pool
+    shortcuts. Input: [N, 3, H, W] (or NHWC with `data_format="NHWC"`), H, W >= 32.
+    """
+
+    head_prefixes = ("out.",)
+    head_attr = "out"
+    layer_cls = ConvBNLayer
+    block_cls = BottleneckBlock
+
+    def __init__(self, layers=50, cardinality=32, group_width=4, vd=False, class_num=1000, data_format="NCHW",
+                 base_channels=64, in_channels=3):
+        super().__init__()
+        check_data_format(data_format)
+        depths = stage_depths(layers)
+        self.layers, self.cardinality, self.group_width, self.vd = layers, cardinality, group_width, vd
+        stem = []
+        for name, (i, o, k, s) in zip(self._stem_names(vd), stem_specs(vd, base_channels, in_channels)):
+            setattr(self, name, self.layer_cls(i, o, k, stride=s, act="relu", data_format=data_format))
+            stem.append(getattr(self, name))
+        channels, stages = base_channels, []
+        for stage, depth in enumerate(depths):
+            mid, out = cardinality * group_width * 2 ** stage, base_channels * 4 * 2 ** stage
+            blocks = []
+            for i in range(depth):
+                block = self.block_cls(
+                    channels, mid, out, stride=2 if i == 0 and stage > 0 else 1, groups=cardinality,
+                    project=i == 0, vd=vd and i == 0 and stage > 0, layer=self.layer_cls, data_format=data_format)
+                setattr(self, self._block_name(stage, i), block)
+                blocks.append(block)
+                channels = out
+            stages.append(blocks)
+        self._setup(stem, stages, channels, class_num, data_format)
+
+    @staticmethod
+    def _stem_names(vd):
+        return ["conv1_1", "conv1_2", "conv1_3"] if vd else ["conv"]
+
+    @staticmethod
+    def _block_name(stage, i):
+        return f"bb_{stage}_{i}"
+
+
+class ResNeXt101WSL(ResNeXt):
+    """ResNeXt101 32xWd pretrained weakly supervised on Instagram; PaddleClas's WSL layer names."""
+
+    head_prefixes = ("_out.",)
+    head_attr = "_out"
+    uniform_head_init = False
+    layer_cls = WSLConvBNLayer
+    block_cls = WSLBottleneckBlock
+
+    def __init__(self, group_width=8, cardinality=32, layers=101, **kwargs):
+        if kwargs.get("vd"):
+            raise ValueError("ResNeXt101WSL has no vd version")
+        super().__init__(layers=layers, cardinality=cardinality, group_width=group_width, **kwargs)
+
+    @staticmethod
+    def _stem_names(vd):
+        return ["_conv_stem"]
+
+    @staticmethod
+    def _block_name(stage, i):
+        return f"_conv{stage + 1}_{i}"
+
+
+def _resnext(layers, cardinality, vd, kwargs):
+    return ResNeXt(**{"layers": layers, "cardinality": cardinality, "group_width": 4, "vd": vd, **kwargs})
+
+
+def _wsl(group_width, kwargs):
+    return ResNeXt101WSL(**{"group_width": group_width, **kwargs})
+
+
+@register_model("ResNeXt")
+def ResNeXt50_32x4d(**kwargs):
+    return _resnext(50, 32, False, kwargs)
+
+
+@register_model("ResNeXt")
+def ResNeXt50_64x4d(**kwargs):
+    return _resnext(50, 64, False, kwargs)
+
+
+@register_model("ResNeXt")
+def ResNeXt101_32x4d(**kwargs):
+    return _resnext(101, 32, False, kwargs)
+
+
+@register_model("ResNeXt")
+def ResNeXt101_64x4d(**kwargs):
+    return _resnext(101, 64, False, kwargs)
+
+
+@register_model("ResNeXt")
+def ResNeXt152_32x4d(**kwargs):
+    return _resnext(152, 32, False, kwargs)
+
+
+@register_model("ResNeXt")
+def ResNeXt152_64x4d(**kwargs):
+    return _resnext(152, 64, False, kwargs)
+
+
+@register_model("ResNeXt")
+def ResNeXt50_vd_32x4d(**kwargs):
+    return _resnext(50, 32, True, kwargs)
+
+
+@register_model("ResNeXt")
+def ResNeXt50_vd_64x4d(**kwargs):
+    return _resnext(50, 64, True, kwargs)
+
+
+@register_model("ResNeXt")
+def ResNeXt101_vd_32x4d(**kwargs):
+    return _resnext(101, 32, True, kwargs)
+
+
+@register_model("ResNeXt")
+def ResNeXt101_vd_64x4d(**kwargs):
+    return _resnext(101, 64, True, kwargs)
+
+
+@register_model("ResNeXt")
+def ResNeXt152_vd_32x4d(**kwargs):
+    return _resnext(152, 32, True, kwargs)
+
+
+@register_model("ResNeXt")
+def ResNeXt152_vd_64x4d(**kwargs):
+    return _resnext(152, 64, True, kwargs)
+
+
+@register_model("ResNeXt")
+def ResNeXt101_32x8d_wsl(**kwargs):
+    return _wsl(8, kwargs)
+
+
+@register_model("ResNeXt")
+def ResNeXt101_32x16d_wsl(**kwargs):
+    return _wsl(16, kwargs)
+
+
+@register_model("ResNeXt")
+def ResNeXt101_32x32d_wsl(**kwargs):
+    return _wsl(32, kwargs)
+
+
+@register_model("ResNeXt")
+def ResNeXt101_32x48d_wsl(**kwargs):
+    return _wsl(48, kwargs)
