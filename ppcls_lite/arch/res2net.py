@@ -1,1 +1,128 @@
-"""(in progress)"""
+"""Res2Net (Gao et al., arXiv:1904.01169) and Res2Net-vd, weight-compatible with PaddleClas 2.6.0's
+model_zoo/res2net.py and res2net_vd.py.
+
+Keys: `conv1._conv.weight` (vd: `conv1_1` .. `conv1_3`), `bb_<stage>_<i>.conv0._batch_norm.*`, the split convs
+`bb_<stage>_<i>.res<stage+2><letter>_branch2b_<k>._conv.weight` (stage 3 of the 101/200-layer nets uses
+`res4a`, `res4b1`, `res4b2`, ... instead of letters), `bb_*.conv2`, `bb_*.short`, `out.weight`.
+"""
+import paddle
+import paddle.nn as nn
+import paddle.nn.functional as F
+
+from .cnn_blocks import ConvBNLayer as _ConvBNBase, ResNetLikeBase, check_data_format, stage_depths, stem_specs
+from .registry import register_model
+
+
+class ConvBNLayer(_ConvBNBase):
+    """conv + BN named as in PaddleClas's legacy model_zoo (`_conv`, `_batch_norm`)."""
+
+    conv_attr = "_conv"
+    bn_attr = "_batch_norm"
+
+
+class BottleneckBlock(nn.Layer):
+    """Res2Net bottleneck: 1x1 -> split into `scales` groups -> hierarchical 3x3 convs -> concat -> 1x1.
+
+    As in PaddleClas: with stride 1 split k > 0 is convolved after adding the previous split's output and the
+    last split passes through; with stride 2 each split is convolved alone and the last one is 3x3 avg-pooled.
+    The split convs are registered as `<prefix>_branch2b_<k>` (k = 1 .. scales-1).
+    """
+
+    def __init__(self, in_channels, mid_channels, out_channels, stride, scales, prefix, project=False, vd=False,
+                 data_format="NCHW"):
+        super().__init__()
+        if mid_channels % scales:
+            raise ValueError(f"Res2Net: {mid_channels} channels do not split into {scales} scales")
+        self.stride, self.scales = stride, scales
+        self.channel_axis = 1 if data_format == "NCHW" else 3
+        split = mid_channels // scales
+        self.conv0 = ConvBNLayer(in_channels, mid_channels, 1, act="relu", data_format=data_format)
+        self._split_convs = []
+        for k in range(1, scales):
+            conv = ConvBNLayer(split, split, 3, stride=stride, act="relu", data_format=data_format)
+            setattr(self, f"{prefix}_branch2b_{k}", conv)
+            self._split_convs.append(conv)
+        self.pool2d_avg = nn.AvgPool2D(kernel_size=3, stride=stride, padding=1, data_format=data_format)
+        self.conv2 = ConvBNLayer(mid_channels, out_channels, 1, data_format=data_format)
+        self.short = ConvBNLayer(in_channels, out_channels, 1, stride=stride, vd=vd, data_format=data_format) \
+            if project else None
+
+    def forward(self, x):
+        xs = paddle.split(self.conv0(x), self.scales, axis=self.channel_axis)
+        ys = []
+        for k, conv in enumerate(self._split_convs):
+            ys.append(conv(xs[k] if k == 0 or self.stride != 1 else xs[k] + ys[-1]))
+        ys.append(xs[-1] if self.stride == 1 else self.pool2d_avg(xs[-1]))
+        y = self.conv2(paddle.concat(ys, axis=self.channel_axis))
+        short = x if self.short is None else self.short(x)
+        return F.relu(y + short)
+
+
+class Res2Net(ResNetLikeBase):
+    """Res2Net-`layers` (50/101/152/200) with `scales` splits of `width` channels in the first stage.
+
+    Stage s has width * scales * 2**s split channels and outputs base_channels * 4 * 2**s (256 .. 2048 for
+    the PaddleClas variants). `vd=True`: 3x3 stem and avg-pool shortcuts. Input: [N, 3, H, W] (or NHWC with
+    `data_format="NHWC"`), H, W >= 32.
+    """
+
+    head_prefixes = ("out.",)
+    head_attr = "out"
+
+    def __init__(self, layers=50, scales=4, width=26, vd=False, class_num=1000, data_format="NCHW",
+                 base_channels=64, in_channels=3):
+        super().__init__()
+        check_data_format(data_format)
+        depths = stage_depths(layers)
+        self.layers, self.scales, self.width, self.vd = layers, scales, width, vd
+        stem = []
+        names = ["conv1_1", "conv1_2", "conv1_3"] if vd else ["conv1"]
+        for name, (i, o, k, s) in zip(names, stem_specs(vd, base_channels, in_channels)):
+            setattr(self, name, ConvBNLayer(i, o, k, stride=s, act="relu", data_format=data_format))
+            stem.append(getattr(self, name))
+        channels, stages = base_channels, []
+        for stage, depth in enumerate(depths):
+            mid, out = width * scales * 2 ** stage, base_channels * 4 * 2 ** stage
+            blocks = []
+            for i in range(depth):
+                if layers >= 101 and stage == 2:
+                    prefix = f"res{stage + 2}" + ("a" if i == 0 else f"b{i}")
+                else:
+                    prefix = f"res{stage + 2}{chr(ord('a') + i)}"
+                block = BottleneckBlock(
+                    channels, mid, out, stride=2 if i == 0 and stage > 0 else 1, scales=scales, prefix=prefix,
+                    project=i == 0, vd=vd and i == 0 and stage > 0, data_format=data_format)
+                setattr(self, f"bb_{stage}_{i}", block)
+                blocks.append(block)
+                channels = out
+            stages.append(blocks)
+        self._setup(stem, stages, channels, class_num, data_format)
+
+
+def _res2net(layers, scales, width, vd, kwargs):
+    return Res2Net(**{"layers": layers, "scales": scales, "width": width, "vd": vd, **kwargs})
+
+
+@register_model("Res2Net")
+def Res2Net50_26w_4s(**kwargs):
+    return _res2net(50, 4, 26, False, kwargs)
+
+
+@register_model("Res2Net")
+def Res2Net50_14w_8s(**kwargs):
+    return _res2net(50, 8, 14, False, kwargs)
+
+
+@register_model("Res2Net")
+def Res2Net50_vd_26w_4s(**kwargs):
+    return _res2net(50, 4, 26, True, kwargs)
+
+
+@register_model("Res2Net")
+def Res2Net101_vd_26w_4s(**kwargs):
+    return _res2net(101, 4, 26, True, kwargs)
+
+
+@register_model("Res2Net")
+def Res2Net200_vd_26w_4s(**kwargs):
+    return _res2net(200, 4, 26, True, kwargs)
