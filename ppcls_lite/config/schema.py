@@ -1,0 +1,167 @@
+"""The fixed part of the schema: every key of the non-component sections, with type, default and meaning.
+
+Sections made of named components (transform ops, batch ops, datasets, losses, metrics, optimizers, LR
+schedules, models) are checked against their registries instead (see components.py). docs/config.md mirrors
+these tables; tests/config/test_docs.py keeps the two in step.
+"""
+from dataclasses import dataclass
+
+REQUIRED = object()
+
+
+@dataclass(frozen=True)
+class Field:
+    """One config key: its type spec (checks.check_type), default (REQUIRED: must be given) and rules."""
+
+    spec: str
+    default: object = REQUIRED
+    doc: str = ""
+    choices: tuple = ()
+    minimum: float = None
+    length: int = None
+    path: str = None  # "file", "dir" or "weights": checked to exist when check_paths is on
+
+    @property
+    def required(self):
+        return self.default is REQUIRED
+
+
+GLOBAL = {
+    "checkpoints": Field("str|null", None, "checkpoint prefix to resume from (with or without .pdparams)",
+                         path="weights"),
+    "pretrained_model": Field("str|null", None, "weights to start from: a .pdparams path, with or without "
+                              "the suffix (URLs are not downloaded)", path="weights"),
+    "output_dir": Field("str", "./output/", "where logs, checkpoints and the VisualDL log go"),
+    "device": Field("str", "gpu", "cpu or gpu; gpu falls back to cpu (with a warning) when Paddle has no CUDA; "
+                    "xpu/npu/mlu are accepted and run on cpu", choices=("cpu", "gpu", "xpu", "npu", "mlu")),
+    "save_interval": Field("int", 1, "save a checkpoint every N epochs", minimum=1),
+    "eval_during_train": Field("bool", True, "evaluate on DataLoader.Eval while training"),
+    "eval_interval": Field("int", 1, "evaluate every N epochs", minimum=1),
+    "start_eval_epoch": Field("int", 0, "PaddleClas: no evaluation before this epoch; accepted, not acted on "
+                              "by the trainer yet", minimum=0),
+    "epochs": Field("int", REQUIRED, "number of training epochs", minimum=1),
+    "print_batch_step": Field("int", 10, "log a training line every N iterations", minimum=1),
+    "use_visualdl": Field("bool", False, "write VisualDL scalars under output_dir/vdl"),
+    "image_shape": Field("list[int]", [3, 224, 224], "C, H, W of the exported model's input", length=3),
+    "save_inference_dir": Field("str", "./inference", "where tools/export_model.py writes"),
+    "to_static": Field("bool", False, "train the model under paddle.jit.to_static"),
+    "seed": Field("int|null", None, "seed for paddle, numpy and random (per rank); null: not seeded"),
+    "eval_mode": Field("str", "classification", "only classification is supported", choices=("classification",)),
+    "use_dali": Field("bool", False, "accepted for compatibility and ignored: data always goes through the "
+                      "Paddle DataLoader"),
+    "update_freq": Field("int", 1, "gradient accumulation: optimizer step every N iterations", minimum=1),
+    "class_num": Field("int|null", None, "deprecated in PaddleClas: copied to Arch.class_num when that is "
+                       "absent", minimum=1),
+    # ppcls_lite extensions
+    "max_checkpoints": Field("int|null", None, "keep only the newest N epoch checkpoints; null: keep all",
+                             minimum=1),
+    "skip_nan_steps": Field("int", 0, "skip up to N iterations whose loss is NaN/Inf before stopping", minimum=0),
+    "num_threads": Field("int", 0, "CPU threads for Paddle; 0: all cores", minimum=0),
+    "use_fused_attn": Field("bool|null", None, "true: attention through paddle's fused "
+                            "scaled_dot_product_attention; false: PaddleClas's explicit softmax(QK^T)V; null: the "
+                            "model's default. Set as Arch.use_fused_attn for models that take it (ViT, Swin) "
+                            "unless Arch sets it"),
+}
+
+ARCH = {
+    "name": Field("str", REQUIRED, "registered model name (ppcls_lite.list_models())"),
+    "class_num": Field("int", 1000, "number of classes of the head (0: no head)", minimum=0),
+    "pretrained": Field("bool|str|null", False, "a .pdparams path: moved to Global.pretrained_model (which "
+                        "must then be null); true (PaddleClas's download) is refused", path="weights"),
+    "use_sync_bn": Field("bool", False, "convert BatchNorm to SyncBatchNorm when training on several devices"),
+}
+
+AMP = {
+    "use_amp": Field("bool", True, "switch; the section also counts as off when absent or null"),
+    "scale_loss": Field("float", 1.0, "initial loss scale (fp16)", minimum=0),
+    "use_dynamic_loss_scaling": Field("bool", False, "adapt the loss scale when gradients overflow"),
+    "level": Field("str", "O1", "O1: mixed precision per op; O2: half-precision weights",
+                   choices=("O1", "O2")),
+    "dtype": Field("str", "fp16", "half type", choices=("fp16", "bf16", "float16", "bfloat16")),
+    "use_fp16_test": Field("bool", False, "evaluate in half precision too"),
+    "use_promote": Field("bool", False, "let ops with mixed inputs promote to float32 (paddle.amp.auto_cast)"),
+}
+
+EMA = {
+    "decay": Field("float", 0.9999, "weight of the running average per step", minimum=0),
+}
+
+# Builder-level keys of the Optimizer section; every other key is a parameter of the optimizer named (checked
+# against its signature). regularizer and clip_norm are typed here but never filled in.
+OPTIMIZER = {
+    "name": Field("str", REQUIRED, "registered optimizer (Momentum, AdamW)"),
+    "lr": Field("dict", REQUIRED, "the learning-rate schedule: {name: Cosine|Piecewise|Step|..., ...}"),
+    "regularizer": Field("dict|null", None, "Momentum: {name: L2|L1, coeff: float}, weight decay as a "
+                         "regularizer"),
+    "clip_norm": Field("float|null", None, "clip gradients to this global norm", minimum=0),
+}
+
+REGULARIZER = {
+    "name": Field("str", REQUIRED, "L2 or L1", choices=("L2", "L1")),
+    "coeff": Field("float", REQUIRED, "regularization coefficient", minimum=0),
+}
+
+LR = {
+    "name": Field("str", REQUIRED, "registered schedule (Cosine, Piecewise, Step, ...)"),
+}
+
+DATALOADER_SPLIT = {
+    "dataset": Field("dict", REQUIRED, "{name: ImageNetDataset|ImageFolder, ...}"),
+    "sampler": Field("dict", REQUIRED, "batching: {name, batch_size, drop_last, shuffle}"),
+    "loader": Field("dict", {}, "worker settings: {num_workers, use_shared_memory}"),
+}
+
+# Keys of DataLoader.<split>.dataset that this module checks itself (type, choices, paths) before the rest
+# is checked against the dataset class's signature. Nothing here is filled in: a dataset's defaults and its
+# required arguments are those of its class (ImageNetDataset needs image_root and cls_label_path, ImageFolder
+# needs root); the defaults shown are the dataset classes' own.
+DATASET = {
+    "name": Field("str", REQUIRED, "registered dataset (ImageNetDataset: list file; ImageFolder: class-per-folder "
+                  "tree)"),
+    "transform_ops": Field("list|null", None, "per-image transform ops, in order"),
+    "batch_transform_ops": Field("list|null", None, "per-batch ops (MixupOperator, CutmixOperator, OpSampler, "
+                                 "...); not passed to the dataset"),
+    "on_bad_image": Field("str", "error", "an unreadable image stops with an error, or is skipped (and counted)",
+                          choices=("error", "skip")),
+    "image_root": Field("str", None, "ImageNetDataset: folder the list file's paths are relative to", path="dir"),
+    "cls_label_path": Field("str", None, "ImageNetDataset: list file, one 'relative/path.jpg label' a line",
+                            path="file"),
+    "root": Field("str", None, "ImageFolder: folder with one sub-folder of images per class", path="dir"),
+}
+
+SAMPLER = {
+    "name": Field("str", "DistributedBatchSampler", "DistributedBatchSampler (shards across ranks) or "
+                  "BatchSampler", choices=("DistributedBatchSampler", "BatchSampler")),
+    "batch_size": Field("int", REQUIRED, "images per batch and device", minimum=1),
+    "drop_last": Field("bool", False, "drop the last incomplete batch"),
+    "shuffle": Field("bool", False, "shuffle every epoch"),
+}
+
+LOADER = {
+    "num_workers": Field("int", 0, "worker processes decoding images (0: in the main process)", minimum=0),
+    "use_shared_memory": Field("bool", True, "pass batches from workers through shared memory"),
+}
+
+INFER = {
+    "infer_imgs": Field("str|list[str]|null", None, "an image, a folder or a list of images for tools/infer.py "
+                        "(checked when inferring, not when loading)"),
+    "batch_size": Field("int", 1, "images per inference batch", minimum=1),
+    "transforms": Field("list", [], "transform ops, in order"),
+    "PostProcess": Field("dict|null", None, "{name: Topk, topk, class_id_map_file, delimiter}"),
+}
+
+POSTPROCESS = {
+    "name": Field("str", "Topk", "Topk: the k best classes with their scores", choices=("Topk",)),
+    "topk": Field("int", 5, "how many classes to report", minimum=1),
+    "class_id_map_file": Field("str|null", None, "'index name' per line, to print class names"),
+    "delimiter": Field("str|null", None, "separator in class_id_map_file (null: whitespace)"),
+}
+
+SPLITS = {
+    "Train": Field("list|null", [], "training entries"),
+    "Eval": Field("list|null", [], "evaluation entries"),
+}
+
+# Top-level sections; absent optional ones come back as None (Loss and Metric as empty lists).
+SECTIONS = ("Global", "Arch", "Loss", "Optimizer", "DataLoader", "Metric", "Infer", "AMP", "EMA")
+REQUIRED_SECTIONS = ("Global", "Arch")

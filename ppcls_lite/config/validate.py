@@ -1,0 +1,287 @@
+"""Validation of a whole config, section by section, before anything is built.
+
+Returns a new, normalized config: plain dicts and lists; every Global key present (defaults filled in); the
+fixed keys of Arch, Optimizer, sampler, loader, Infer, PostProcess, AMP and EMA filled in; every top-level
+section present (None when absent; Loss and Metric as {"Train": [], "Eval": []}); AMP None unless it is on;
+component entries as {Name: {kwargs}}; '5e-4'-style strings and '1.0/255.0' fractions as floats.
+"""
+import copy
+import os
+
+from ..errors import ConfigError
+from . import schema as S
+from .checks import check_type, coerce_scientific, config_error, short_repr, suggest, type_name, unknown_key
+from .components import REGISTRY_KINDS, load_registry, model_params, validate_component
+
+OPTIMIZER_INJECTED = ("learning_rate", "parameters", "model_list", "grad_clip", "epochs", "step_each_epoch")
+LR_INJECTED = ("epochs", "step_each_epoch")
+
+
+class _Context:
+    """What every check needs: path checking on/off, registries (given or imported), override-created keys."""
+
+    def __init__(self, check_paths, registries, created):
+        unknown = set(registries or {}) - set(REGISTRY_KINDS)
+        if unknown:
+            raise ValueError(f"unknown registry kinds {sorted(unknown)}; known: {list(REGISTRY_KINDS)}")
+        self.check_paths = check_paths
+        self._registries = dict(registries or {})
+        self.created = {tuple(str(p) for p in c) for c in created}
+
+    def registry(self, kind):
+        if kind not in self._registries:
+            self._registries[kind] = load_registry(kind)
+        return self._registries[kind]
+
+
+def _check_path(path, value, kind):
+    if kind == "file":
+        if not os.path.isfile(value):
+            raise config_error(path, f"is a folder, expected a file: {value}" if os.path.isdir(value)
+                               else f"file not found: {value}")
+    elif kind == "dir":
+        if not os.path.isdir(value):
+            raise config_error(path, f"is a file, expected a folder: {value}" if os.path.exists(value)
+                               else f"folder not found: {value}")
+    elif kind == "weights":
+        if value.startswith(("http://", "https://")):
+            raise config_error(path, f"URLs are not downloaded; give a local .pdparams path: {value}")
+        if value.endswith(".pdparams"):
+            if not os.path.isfile(value):
+                raise config_error(path, f"file not found: {value}")
+        elif not (os.path.isfile(value + ".pdparams") or os.path.isfile(value) or os.path.isdir(value)):
+            raise config_error(path, f"file not found: {value}.pdparams (nor {value})")
+
+
+def _check_field(path, value, field, ctx):
+    value = check_type(path, value, field.spec)
+    if field.choices and value is not None and value not in field.choices:
+        raise config_error(path, f"unknown value {value!r}{suggest(value, field.choices)}")
+    is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if field.minimum is not None and is_number and value < field.minimum:
+        raise config_error(path, f"must be >= {field.minimum}, got {value}")
+    if field.length is not None and isinstance(value, list) and len(value) != field.length:
+        raise config_error(path, f"expected {field.length} items, got {len(value)}")
+    if field.path and ctx.check_paths and isinstance(value, str):
+        _check_path(path, value, field.path)
+    return value
+
+
+def check_section(path, data, fields, ctx, fill=True):
+    """Check a mapping against a field table (unknown keys, types, choices, paths); fill in defaults."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise config_error(path, f"expected a mapping, got {type_name(data)} {short_repr(data)}")
+    out = {}
+    for key, value in data.items():
+        if key not in fields:
+            raise unknown_key(path, key, fields)
+        out[key] = _check_field(path + (key,), value, fields[key], ctx)
+    for key, field in fields.items():
+        if key in out:
+            continue
+        if field.required:
+            raise config_error(path + (key,), "required key missing")
+        if fill:
+            out[key] = copy.deepcopy(field.default)
+    return out
+
+
+def _mapping(path, data):
+    if not isinstance(data, dict):
+        raise config_error(path, f"expected a mapping, got {type_name(data)} {short_repr(data)}")
+    return data
+
+
+def _entry(path, entry):
+    """(name, kwargs) of a list entry written `- Name: {kwargs}` (or `- Name` / `- Name:`)."""
+    if isinstance(entry, str):
+        return entry, {}
+    if isinstance(entry, dict) and len(entry) == 1:
+        (name, kwargs), = entry.items()
+        return str(name), ({} if kwargs is None else kwargs)
+    raise config_error(path, f"expected one {{Name: {{parameters}}}} entry, got {short_repr(entry)}")
+
+
+def _component(path, name, kwargs, kind, what, ctx, **options):
+    registry = ctx.registry(kind)
+    if registry is None:  # registry module not written yet: structure only
+        return dict(_mapping(path, {} if kwargs is None else kwargs))
+    return validate_component(path, name, kwargs, registry, what=what, created=ctx.created, **options)
+
+
+def _entries(path, items, kind, what, ctx, extra=None):
+    """A list of `- Name: {kwargs}` entries checked against a registry -> [{Name: kwargs}, ...]."""
+    if items is None:
+        return []
+    if not isinstance(items, list):
+        raise config_error(path, f"expected a list of {what} entries, got {type_name(items)} {short_repr(items)}")
+    out = []
+    for index, entry in enumerate(items):
+        name, kwargs = _entry(path + (index,), entry)
+        out.append({name: _component(path + (index, name), name, kwargs, kind, what, ctx, extra=extra)})
+    return out
+
+
+def _batch_ops(path, items, ctx):
+    """batch_transform_ops: like _entries, plus OpSampler's {OpName: {..., prob}} choices."""
+    if items is None:
+        return []
+    if not isinstance(items, list):
+        raise config_error(path, f"expected a list of batch op entries, got {type_name(items)}")
+    registry = ctx.registry("batch_ops")
+    out = []
+    for index, entry in enumerate(items):
+        name, kwargs = _entry(path + (index,), entry)
+        entry_path = path + (index, name)
+        if name != "OpSampler":
+            out.append({name: _component(entry_path, name, kwargs, "batch_ops", "batch op", ctx)})
+            continue
+        if registry is not None and name not in registry:
+            raise config_error(entry_path, f"unknown batch op 'OpSampler'{suggest(name, registry)}")
+        inner = {}
+        for op_name, op_kwargs in _mapping(entry_path, kwargs).items():
+            inner[op_name] = _component(entry_path + (op_name,), op_name, op_kwargs, "batch_ops", "batch op",
+                                        ctx, extra={"prob": "float"})
+        out.append({name: inner})
+    return out
+
+
+def _splits(section, data, kind, what, ctx, extra=None):
+    """Loss / Metric: {Train: [entries], Eval: [entries]}."""
+    out = check_section((section,), data, S.SPLITS, ctx)
+    for split in ("Train", "Eval"):
+        out[split] = _entries((section, split), out[split], kind, what, ctx, extra=extra)
+    return out
+
+
+def _arch(data, global_cfg, ctx):
+    """Arch, checked; also applies the Global keys that act through it (class_num, use_fused_attn) and moves a
+    path in Arch.pretrained to Global.pretrained_model (the one place weights are loaded from)."""
+    path = ("Arch",)
+    data = dict(_mapping(path, data))
+    if global_cfg["class_num"] is not None and "class_num" not in data:
+        data["class_num"] = global_cfg["class_num"]  # PaddleClas's deprecated Global.class_num
+    fixed = check_section(path, {k: v for k, v in data.items() if k in S.ARCH}, S.ARCH, ctx)
+    if fixed["pretrained"] is True:
+        raise config_error(path + ("pretrained",), "True (download) is not supported; give a local .pdparams "
+                           "path here or in Global.pretrained_model")
+    if isinstance(fixed["pretrained"], str):
+        if global_cfg["pretrained_model"] not in (None, fixed["pretrained"]):
+            raise config_error(path + ("pretrained",), "set, and so is Global.pretrained_model; keep one")
+        global_cfg["pretrained_model"] = fixed["pretrained"]
+        fixed["pretrained"] = False
+    models = ctx.registry("models")
+    name = fixed["name"]
+    if name not in models:
+        raise config_error(path + ("name",), f"unknown model '{name}'{suggest(name, models)}")
+    params = model_params(models[name])
+    if global_cfg["use_fused_attn"] is not None and "use_fused_attn" in params[0] and "use_fused_attn" not in data:
+        data["use_fused_attn"] = global_cfg["use_fused_attn"]
+    model_kwargs = {k: v for k, v in data.items() if k not in S.ARCH}
+    model_kwargs = validate_component(path, name, model_kwargs, models, what="model", name_path=path + ("name",),
+                                      created=ctx.created, params=params, check_required=False)
+    out = {k: (fixed[k] if k in fixed else model_kwargs[k]) for k in data}
+    out.update({k: v for k, v in fixed.items() if k not in out})
+    return out
+
+
+def _optimizer(data, ctx):
+    path = ("Optimizer",)
+    data = _mapping(path, data)
+    # regularizer / clip_norm are checked here but not filled in: whether an optimizer takes them is its own
+    # signature's business (AdamW has no regularizer).
+    fixed = check_section(path, {k: v for k, v in data.items() if k in S.OPTIMIZER}, S.OPTIMIZER, ctx, fill=False)
+    if fixed.get("regularizer") is not None:
+        fixed["regularizer"] = check_section(path + ("regularizer",), fixed["regularizer"], S.REGULARIZER, ctx)
+    lr_path = path + ("lr",)
+    lr = dict(fixed["lr"])
+    lr_name = check_section(lr_path, {"name": lr.pop("name")} if "name" in lr else {}, S.LR, ctx)["name"]
+    lr_kwargs = _component(lr_path, lr_name, lr, "lr_schedules", "learning-rate schedule", ctx,
+                           name_path=lr_path + ("name",), injected=LR_INJECTED)
+    fixed["lr"] = {"name": lr_name, **lr_kwargs}
+    kwargs = {k: v for k, v in data.items() if k not in ("name", "lr")}
+    kwargs = _component(path, fixed["name"], kwargs, "optimizers", "optimizer", ctx, name_path=path + ("name",),
+                        injected=OPTIMIZER_INJECTED)
+    return {k: (fixed[k] if k in fixed else kwargs[k]) for k in data}
+
+
+def _dataset(path, data, ctx):
+    data = _mapping(path, data)
+    fixed = check_section(path, {k: v for k, v in data.items() if k in S.DATASET}, S.DATASET, ctx, fill=False)
+    out = dict(data)
+    out.update(fixed)
+    if "transform_ops" in out:
+        out["transform_ops"] = _entries(path + ("transform_ops",), out["transform_ops"], "transforms",
+                                        "transform op", ctx)
+    if "batch_transform_ops" in out:
+        out["batch_transform_ops"] = _batch_ops(path + ("batch_transform_ops",), out["batch_transform_ops"], ctx)
+    name = out.pop("name")
+    batch_ops = out.pop("batch_transform_ops", None)
+    extra = {k: f.spec for k, f in S.DATASET.items() if k not in ("name", "batch_transform_ops")}
+    kwargs = _component(path, name, out, "datasets", "dataset", ctx, name_path=path + ("name",), extra=extra)
+    result = {"name": name, **kwargs}
+    if "batch_transform_ops" in data:
+        result["batch_transform_ops"] = batch_ops
+    return result
+
+
+def _dataloader(data, ctx):
+    path = ("DataLoader",)
+    data = _mapping(path, data)
+    for key in data:
+        if key not in ("Train", "Eval"):
+            raise unknown_key(path, key, ("Train", "Eval"))
+    out = {"Train": None, "Eval": None}
+    for split in ("Train", "Eval"):
+        if data.get(split) is None:
+            continue
+        split_path = path + (split,)
+        section = check_section(split_path, data[split], S.DATALOADER_SPLIT, ctx)
+        section["dataset"] = _dataset(split_path + ("dataset",), section["dataset"], ctx)
+        section["sampler"] = check_section(split_path + ("sampler",), section["sampler"], S.SAMPLER, ctx)
+        section["loader"] = check_section(split_path + ("loader",), section["loader"], S.LOADER, ctx)
+        out[split] = section
+    return out
+
+
+def _infer(data, ctx):
+    path = ("Infer",)
+    out = check_section(path, data, S.INFER, ctx)
+    out["transforms"] = _entries(path + ("transforms",), out["transforms"], "transforms", "transform op", ctx)
+    if out["PostProcess"] is not None:
+        out["PostProcess"] = check_section(path + ("PostProcess",), out["PostProcess"], S.POSTPROCESS, ctx)
+    return out
+
+
+def validate_config(config, *, check_paths=True, registries=None, created=()):
+    """Validate a merged config and return its normalized copy (see the module docstring).
+
+    check_paths: check that data folders/files and weights exist. registries: {kind: dict} replacing the
+    imported registries (kinds: components.REGISTRY_KINDS), e.g. for tests. created: key paths that -o
+    overrides added (validation makes sure each is a known key). Raises ConfigError.
+    """
+    if not isinstance(config, dict):
+        raise ConfigError("the config must be a mapping of sections (Global, Arch, ...)")
+    ctx = _Context(check_paths, registries, created)
+    config = coerce_scientific(config)
+    for key in config:
+        if key not in S.SECTIONS:
+            raise unknown_key((), key, S.SECTIONS, what="section")
+    for key in S.REQUIRED_SECTIONS:
+        if config.get(key) is None:
+            raise config_error((key,), "required section missing")
+    out = {"Global": check_section(("Global",), config["Global"], S.GLOBAL, ctx)}
+    out["Arch"] = _arch(config["Arch"], out["Global"], ctx)
+    out["Loss"] = _splits("Loss", config.get("Loss"), "losses", "loss", ctx, extra={"weight": "float"})
+    out["Optimizer"] = None if config.get("Optimizer") is None else _optimizer(config["Optimizer"], ctx)
+    out["DataLoader"] = None if config.get("DataLoader") is None else _dataloader(config["DataLoader"], ctx)
+    out["Metric"] = _splits("Metric", config.get("Metric"), "metrics", "metric", ctx)
+    out["Infer"] = None if config.get("Infer") is None else _infer(config["Infer"], ctx)
+    amp = None if config.get("AMP") is None else check_section(("AMP",), config["AMP"], S.AMP, ctx)
+    out["AMP"] = amp if amp and amp["use_amp"] else None
+    out["EMA"] = None if config.get("EMA") is None else check_section(("EMA",), config["EMA"], S.EMA, ctx)
+    if out["EMA"] is not None and not 0 <= out["EMA"]["decay"] < 1:
+        raise config_error(("EMA", "decay"), f"must be in [0, 1), got {out['EMA']['decay']}")
+    return out
