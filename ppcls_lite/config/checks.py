@@ -12,7 +12,8 @@ from ..errors import ConfigError
 # Numbers that YAML 1.1 (PyYAML) reads as strings but PaddleClas configs mean as floats: "1e-8", "5e-4".
 _SCI_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)[eE][+-]?\d+$")
 # "1.0/255.0", "1./3.": PaddleClas evaluates these; we divide, nothing more.
-_FRACTION = re.compile(r"^\s*([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)\s*/\s*((?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)\s*$")
+_NUMBER = r"(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
+_FRACTION = re.compile(rf"^\s*([+-]?{_NUMBER})\s*/\s*({_NUMBER})\s*$")
 
 
 def key_path(path):

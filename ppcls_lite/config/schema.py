@@ -39,7 +39,8 @@ GLOBAL = {
     "eval_interval": Field("int", 1, "evaluate every N epochs", minimum=1),
     "start_eval_epoch": Field("int", 0, "PaddleClas: no evaluation before this epoch; accepted, not acted on "
                               "by the trainer yet", minimum=0),
-    "epochs": Field("int", REQUIRED, "number of training epochs", minimum=1),
+    "epochs": Field("int|null", None, "number of training epochs; required to train, not to evaluate, export "
+                    "or infer", minimum=1),
     "print_batch_step": Field("int", 10, "log a training line every N iterations", minimum=1),
     "use_visualdl": Field("bool", False, "write VisualDL scalars under output_dir/vdl"),
     "image_shape": Field("list[int]", [3, 224, 224], "C, H, W of the exported model's input", length=3),

@@ -57,9 +57,11 @@ def test_value_out_of_range_and_choices(full_config, fakes):
         "Global.image_shape: expected 3 items, got 2")
 
 
-def test_required_key_missing(write, fakes):
-    path = write("a.yaml", "Global: {seed: 1}\nArch: {name: ResNet18}\n")
-    assert error_of(path, registries=fakes) == "Global.epochs: required key missing (" + path + ":1)"
+def test_required_key_missing(full_config, write, fakes):
+    assert error_of(full_config, ["DataLoader.Train.sampler={shuffle: true}"], registries=fakes) == (
+        "DataLoader.Train.sampler.batch_size: required key missing (-o DataLoader.Train.sampler={shuffle: true})")
+    path = write("c.yaml", "Global: {}\nArch: {class_num: 3}\n")
+    assert error_of(path, registries=fakes) == f"Arch.name: required key missing ({path}:2)"
     path = write("b.yaml", "Global: {epochs: 1}\n")
     assert error_of(path, registries=fakes) == "Arch: required section missing"
 
@@ -152,9 +154,11 @@ def test_optimizer_parameters_follow_the_optimizer(full_config, fakes):
 def test_op_sampler_entries(write, data_root, fakes):
     from tests.config.conftest import FULL
 
-    batch_ops = ("      batch_transform_ops:\n        - OpSampler:\n            MixupOperator: {alpha: 0.8, prob: 0.5}\n"
+    batch_ops = ("      batch_transform_ops:\n        - OpSampler:\n"
+                 "            MixupOperator: {alpha: 0.8, prob: 0.5}\n"
                  "            CutmixOperatr: {alpha: 1.0, prob: 0.5}\n")
-    text = FULL.format(root=data_root).replace("    sampler:\n      name: Dist", batch_ops + "    sampler:\n      name: Dist")
+    anchor = "    sampler:\n      name: Dist"
+    text = FULL.format(root=data_root).replace(anchor, batch_ops + anchor)
     message = error_of(write("a.yaml", text), registries=fakes)
     assert message.startswith("DataLoader.Train.dataset.batch_transform_ops.0.OpSampler.CutmixOperatr: unknown batch "
                               "op 'CutmixOperatr'; did you mean 'CutmixOperator'?")
