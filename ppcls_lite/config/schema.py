@@ -56,6 +56,8 @@ GLOBAL = {
     # ppcls_lite extensions
     "max_checkpoints": Field("int|null", None, "keep only the newest N epoch checkpoints; null: keep all",
                              minimum=1),
+    "latest_interval_steps": Field("int", 0, "also write the 'latest' checkpoint every N optimizer steps (0: at "
+                                   "epoch ends only; a SIGTERM/SIGINT writes it too)", minimum=0),
     "skip_nan_steps": Field("int", 0, "skip up to N iterations whose loss is NaN/Inf before stopping", minimum=0),
     "num_threads": Field("int", 0, "CPU threads for Paddle; 0: all cores", minimum=0),
     "use_fused_attn": Field("bool|null", None, "true: attention through paddle's fused "
