@@ -20,13 +20,6 @@ RESNET_VARIANTS = [
     "ResNet101_vd", "ResNet152", "ResNet152_vd", "ResNet200_vd",
 ]
 
-# model_figures.csv counts BatchNorm running statistics for these ResNets but not for ResNet50/101(_vd),
-# while contract.py excludes them for the whole ResNet family, so their count check cannot pass as is;
-# test_manifest_bn_stats_counted checks keys, shapes and the count including the statistics instead.
-CSV_COUNTS_BN_STATS = {"ResNet18", "ResNet18_vd", "ResNet34", "ResNet34_vd", "ResNet152", "ResNet152_vd",
-                       "ResNet200_vd"}
-
-
 def rand_input(size=32, batch=2, seed=0, width=None):
     rng = np.random.default_rng(seed)
     return paddle.to_tensor(rng.standard_normal((batch, 3, size, width or size)).astype("float32"))
@@ -173,16 +166,8 @@ def test_registered():
     assert set(RESNET_VARIANTS) <= set(ppcls_lite.list_models("ResNet"))
 
 
-@pytest.mark.parametrize("name", [n for n in RESNET_VARIANTS if n not in CSV_COUNTS_BN_STATS])
+@pytest.mark.parametrize("name", RESNET_VARIANTS)
 def test_manifest(name):
     contract.check_manifest(name)
 
 
-@pytest.mark.parametrize("name", sorted(CSV_COUNTS_BN_STATS))
-def test_manifest_bn_stats_counted(name):
-    with paddle.LazyGuard():
-        model = ppcls_lite.build_model(name)
-    ours = [(k, list(v.shape), str(v.dtype).replace("paddle.", "")) for k, v in model.state_dict().items()]
-    assert ours == contract.reference_manifest(name)
-    count = sum(int(np.prod(p.shape)) for p in model.parameters())
-    assert count == int(contract.reference_figures()[name]["parameters_numel"])
