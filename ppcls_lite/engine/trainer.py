@@ -11,7 +11,7 @@ import paddle
 from ..arch import build_model
 from ..arch.pretrained import load_pretrained
 from ..data import build_dataloader
-from ..errors import PpclsError
+from ..errors import ConfigError, PpclsError
 from ..loss import build_loss
 from ..metric import build_metric
 from ..optim import build_optimizer
@@ -49,6 +49,8 @@ class Trainer:
     def __init__(self, config):
         self.cfg = config
         g = config["Global"]
+        if g.get("epochs") is None:
+            raise ConfigError("Global.epochs: required for training (e.g. -o Global.epochs=10)")
         self.device = configure_runtime(g)
         self.world_size, self.rank = init_parallel_if_needed()
         self.output_dir = g["output_dir"]
@@ -180,7 +182,7 @@ class Trainer:
             self.ema.update(self.model)
 
     def _log_step(self, epoch, step, logits, labels, losses, batch_cost, reader_cost, batch_size):
-        metrics = self.metric_fn(logits, labels) if labels.ndim == 1 or labels.shape[-1] == 1 else {}
+        metrics = self.metric_fn(logits, labels)
         values = {k: float(v) for k, v in losses.items()}
         values.update({k: float(v) for k, v in metrics.items()})
         lr = self.optimizer.get_lr()
