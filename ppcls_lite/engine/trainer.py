@@ -1,4 +1,5 @@
 """The training loop: step, accumulate, AMP, EMA, log, eval, checkpoint, exact resume."""
+import contextlib
 import json
 import math
 import os
@@ -263,15 +264,18 @@ class Trainer:
                         self._log_sample_images(images)
                         logged_images = True
                     paddle.seed(step_seed(self.seed, self.rank, self.state["global_step"]))
-                    logits, losses = self._forward_loss(images, labels)
-                    skip_check = int(g.get("skip_nan_steps", 0)) > 0
-                    finite = self._check_finite(losses, epoch, step, batch) if skip_check else True
-                    if finite:
-                        loss = losses["loss"] / self.update_freq
-                        (self.scaler.scale(loss) if self.scaler is not None else loss).backward()
+                    at_boundary = (step + 1) % self.update_freq == 0
+                    # Non-final micro-steps of an accumulation skip DataParallel's gradient all-reduce.
+                    sync = contextlib.nullcontext() if at_boundary or self.world_size == 1 else self.train_model.no_sync()
+                    with sync:
+                        logits, losses = self._forward_loss(images, labels)
+                        skip_check = int(g.get("skip_nan_steps", 0)) > 0
+                        finite = self._check_finite(losses, epoch, step, batch) if skip_check else True
+                        if finite:
+                            loss = losses["loss"] / self.update_freq
+                            (self.scaler.scale(loss) if self.scaler is not None else loss).backward()
                     self.state["global_step"] += 1
                     self.state["step_in_epoch"] = step + 1
-                    at_boundary = (step + 1) % self.update_freq == 0
                     if at_boundary and finite:
                         self._optimizer_step()
                     batch_cost = time.time() - tic

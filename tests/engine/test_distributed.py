@@ -1,0 +1,119 @@
+"""Data parallelism through the real paddle.distributed.launch (CPU, gloo, 2 processes)."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import yaml
+
+from ppcls_lite.serialization import safe_load
+from tests.engine.conftest import _subset_list, tiny_config
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+LAUNCH = [sys.executable, "-m", "paddle.distributed.launch", "--nproc_per_node", "2"]
+
+
+def _bn_free_config(tmp_path, **kw):
+    """Tiny ConvNeXt (LayerNorm only, no drop-path): data-parallel and single runs must agree numerically."""
+    path = tiny_config(tmp_path, train_per_class=4, val_per_class=3, batch_size=8, model="ConvNeXt_tiny", **kw)
+    cfg = yaml.safe_load(open(path))
+    cfg["Arch"].update(depths=[1, 1, 1, 1], dims=[8, 16, 24, 32], drop_path_rate=0.0)
+    with open(path, "w") as f:
+        yaml.safe_dump(cfg, f)
+    return path
+
+
+def _run(cmd, **kw):
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=ROOT, **kw)
+
+
+def _launch(tmp_path, tool, *args, tag="launch"):
+    return _run(LAUNCH + ["--log_dir", str(tmp_path / tag), os.path.join(ROOT, "tools", tool), *args])
+
+
+def _worker_logs(tmp_path, tag):
+    d = tmp_path / tag
+    return "\n".join(open(d / f).read() for f in sorted(os.listdir(d)) if f.startswith("workerlog"))
+
+
+def test_two_processes_batch8_equal_one_process_batch16(tmp_path):
+    cfg = _bn_free_config(tmp_path, epochs=2)
+    dp = _launch(tmp_path, "train.py", "-c", cfg, "-o", f"Global.output_dir={tmp_path / 'dp'}")
+    assert dp.returncode == 0, _worker_logs(tmp_path, "launch")[-3000:]
+    single = _run([sys.executable, os.path.join(ROOT, "tools", "train.py"), "-c", cfg,
+                   "-o", f"Global.output_dir={tmp_path / 'single'}", "-o", "DataLoader.Train.sampler.batch_size=16"])
+    assert single.returncode == 0, single.stderr[-3000:]
+    a = safe_load(str(tmp_path / "dp" / "latest.pdparams"))
+    b = safe_load(str(tmp_path / "single" / "latest.pdparams"))
+    init = safe_load(str(tmp_path / "single" / "epoch_1.pdparams"))
+    assert max(float(np.abs(a[k] - b[k]).max()) for k in a) <= 1e-5
+    assert max(float(np.abs(init[k] - b[k]).max()) for k in b) > 1e-4  # training moved the weights
+    # rank 0 alone writes: one train.log, whose lines are not duplicated by rank 1
+    log = open(tmp_path / "dp" / "train.log").read()
+    assert log.count("[Eval][Epoch 2][Avg]") == 1
+    assert "[Train]" not in open(tmp_path / "launch" / "workerlog.1").read()
+
+
+def test_distributed_eval_equals_single_eval(tmp_path):
+    # 31 samples: not divisible by 2, so the sampler pads one sample that must not be counted.
+    val = _subset_list(str(tmp_path / "val.txt"), "val", 4)
+    lines = open(val).read().splitlines()[:31]
+    open(val, "w").write("\n".join(lines) + "\n")
+    import ppcls_lite
+    from ppcls_lite.serialization import atomic_save
+
+    model = ppcls_lite.build_model("ConvNeXt_tiny", class_num=10, depths=[1, 1, 1, 1], dims=[8, 16, 24, 32])
+    weights = str(tmp_path / "w.pdparams")
+    atomic_save(model.state_dict(), weights)
+    cfg = _bn_free_config(tmp_path)
+    c = yaml.safe_load(open(cfg))
+    c["DataLoader"]["Eval"]["dataset"]["cls_label_path"] = val
+    c["DataLoader"]["Eval"]["sampler"]["batch_size"] = 4
+    c["Global"]["pretrained_model"] = weights
+    with open(cfg, "w") as f:
+        yaml.safe_dump(c, f)
+    single = _run([sys.executable, os.path.join(ROOT, "tools", "eval.py"), "-c", cfg,
+                   "-o", f"Global.output_dir={tmp_path / 'single'}"])
+    assert single.returncode == 0, single.stderr[-3000:]
+    dp = _launch(tmp_path, "eval.py", "-c", cfg, "-o", f"Global.output_dir={tmp_path / 'dp'}")
+    assert dp.returncode == 0, _worker_logs(tmp_path, "launch")[-3000:]
+    a = json.load(open(tmp_path / "single" / "eval_metrics.json"))
+    b = json.load(open(tmp_path / "dp" / "eval_metrics.json"))
+    assert a["num_samples"] == b["num_samples"] == 31
+    assert a["confusion_matrix"] == b["confusion_matrix"]
+    assert (a["top1"], a["top5"]) == (b["top1"], b["top5"]) and abs(a["loss"] - b["loss"]) < 1e-6
+
+
+def test_resume_under_two_processes_is_exact(tmp_path):
+    # Long enough (60 short epochs) that the SIGTERM lands mid-run; 'latest' after every step.
+    cfg = _bn_free_config(tmp_path, epochs=60, extra_global={"latest_interval_steps": 1, "eval_during_train": False})
+    full = _launch(tmp_path, "train.py", "-c", cfg, "-o", f"Global.output_dir={tmp_path / 'full'}", tag="full")
+    assert full.returncode == 0, _worker_logs(tmp_path, "full")[-3000:]
+
+    out = tmp_path / "stopped"
+    proc = subprocess.Popen(LAUNCH + ["--log_dir", str(tmp_path / "stop"), os.path.join(ROOT, "tools", "train.py"),
+                                      "-c", cfg, "-o", f"Global.output_dir={out}"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        states = out / "latest.pdstates"
+        if states.exists() and safe_load(str(states))["global_step"] >= 4:
+            break
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=120)
+    stopped = safe_load(str(out / "latest.pdstates"))
+    assert stopped["global_step"] < 180, "the run finished before it could be stopped"
+    assert "signal received" in _worker_logs(tmp_path, "stop")
+
+    resumed = _launch(tmp_path, "train.py", "-c", cfg, "-o", f"Global.output_dir={out}",
+                      "-o", f"Global.checkpoints={out / 'latest'}", tag="resume")
+    assert resumed.returncode == 0, _worker_logs(tmp_path, "resume")[-3000:]
+    assert "resumed from" in _worker_logs(tmp_path, "resume")
+    a = safe_load(str(tmp_path / "full" / "latest.pdparams"))
+    b = safe_load(str(out / "latest.pdparams"))
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
