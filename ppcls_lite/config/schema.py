@@ -42,11 +42,11 @@ GLOBAL = {
     "epochs": Field("int|null", None, "number of training epochs; required to train, not to evaluate, export "
                     "or infer", minimum=1),
     "print_batch_step": Field("int", 10, "log a training line every N iterations", minimum=1),
-    "use_visualdl": Field("bool", False, "write VisualDL scalars under output_dir/vdl"),
+    "use_visualdl": Field("bool", True, "write VisualDL scalars, sample images and the config under output_dir/vdl"),
     "image_shape": Field("list[int]", [3, 224, 224], "C, H, W of the exported model's input", length=3),
     "save_inference_dir": Field("str", "./inference", "where tools/export_model.py writes"),
     "to_static": Field("bool", False, "train the model under paddle.jit.to_static"),
-    "seed": Field("int|null", None, "seed for paddle, numpy and random (per rank); null: not seeded"),
+    "seed": Field("int|null", None, "seed of every random draw (data order, augmentation, dropout; per rank); null: 0"),
     "eval_mode": Field("str", "classification", "only classification is supported", choices=("classification",)),
     "use_dali": Field("bool", False, "accepted for compatibility and ignored: data always goes through the "
                       "Paddle DataLoader"),
