@@ -10,18 +10,11 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from ppcls_lite.cli import config_arg_parser, user_errors_exit  # noqa: E402
 
-IMAGENET_MEAN, IMAGENET_STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
-
-
 def quick_config(data, model, weights, img_size, class_num, batch_size, image_root, output_dir):
     """A config equivalent to --data/--model/--weights: standard resize-256/center-crop eval transforms."""
-    ops = [
-        {"DecodeImage": {"to_rgb": True, "channel_first": False}},
-        {"ResizeImage": {"resize_short": int(round(img_size * 256 / 224))}},
-        {"CropImage": {"size": img_size}},
-        {"NormalizeImage": {"scale": "1.0/255.0", "mean": IMAGENET_MEAN, "std": IMAGENET_STD, "order": ""}},
-        {"ToCHWImage": None},
-    ]
+    from ppcls_lite.data.presets import eval_transform_ops
+
+    ops = eval_transform_ops(img_size)
     if os.path.isdir(data):
         dataset = {"name": "ImageFolder", "root": data, "transform_ops": ops}
     else:

@@ -11,20 +11,6 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from ppcls_lite.cli import config_arg_parser, user_errors_exit  # noqa: E402
 
-IMAGENET_MEAN, IMAGENET_STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
-
-
-def default_transforms(img_size):
-    """Resize short side to img_size*256/224, center crop img_size, ImageNet normalisation, CHW."""
-    return [
-        {"DecodeImage": {"to_rgb": True, "channel_first": False}},
-        {"ResizeImage": {"resize_short": int(round(img_size * 256 / 224))}},
-        {"CropImage": {"size": img_size}},
-        {"NormalizeImage": {"scale": 1.0 / 255.0, "mean": IMAGENET_MEAN, "std": IMAGENET_STD, "order": ""}},
-        {"ToCHWImage": None},
-    ]
-
-
 @user_errors_exit
 def main(argv=None):
     parser = config_arg_parser(__doc__.splitlines()[0])
@@ -40,6 +26,7 @@ def main(argv=None):
 
     from ppcls_lite.arch.pretrained import load_pretrained
     from ppcls_lite.config import load_config
+    from ppcls_lite.data.presets import eval_transform_ops
     from ppcls_lite.data.transforms import build_transforms
     from ppcls_lite.engine.predictor import list_images, predict_files, read_label_names
     from ppcls_lite.engine.runtime import configure_runtime
@@ -51,7 +38,7 @@ def main(argv=None):
         g, infer = config["Global"], config.get("Infer") or {}
         arch, weights = config["Arch"], g.get("pretrained_model")
         images = infer.get("infer_imgs")
-        ops = infer.get("transforms") or default_transforms(int(g["image_shape"][-1]))
+        ops = infer.get("transforms") or eval_transform_ops(int(g["image_shape"][-1]))
         post = infer.get("PostProcess") or {}
         topk = int(post.get("topk", args.topk))
         label_file = post.get("class_id_map_file") or args.label_list
@@ -59,7 +46,7 @@ def main(argv=None):
         configure_runtime(g)
     elif args.images and args.model and args.weights:
         arch, weights, images = {"name": args.model, "class_num": args.class_num}, args.weights, args.images
-        ops, topk, label_file, batch_size = default_transforms(args.img_size), args.topk, args.label_list, args.batch_size
+        ops, topk, label_file, batch_size = eval_transform_ops(args.img_size), args.topk, args.label_list, args.batch_size
         configure_runtime({"device": "cpu"})
     else:
         raise ConfigError("give -c CONFIG, or all of --images, --model and --weights")
