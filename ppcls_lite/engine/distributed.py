@@ -42,3 +42,14 @@ def broadcast_flag(value):
     t = paddle.to_tensor([1 if value else 0], dtype="int32")
     dist.all_reduce(t, op=dist.ReduceOp.MAX)
     return bool(t.numpy()[0])
+
+
+def convert_sync_batchnorm(model, device):
+    """Arch.use_sync_bn: every BatchNorm becomes SyncBatchNorm (statistics over all ranks); GPU only in Paddle."""
+    from ..errors import ConfigError
+
+    if device != "gpu":
+        raise ConfigError(
+            "Arch.use_sync_bn: SyncBatchNorm has no CPU kernel in Paddle; set it False for CPU (gloo) runs"
+        )
+    return paddle.nn.SyncBatchNorm.convert_sync_batchnorm(model)

@@ -11,14 +11,14 @@ import paddle
 
 from ..arch import build_model
 from ..arch.pretrained import load_pretrained
-from ..data import build_dataloader
-from ..errors import ConfigError, PpclsError
+from ..data import ImageFolder, ImageNetDataset, build_dataloader, check_same_classes
+from ..errors import ConfigError, DataError, PpclsError
 from ..loss import build_loss
 from ..metric import build_metric
 from ..optim import build_optimizer
 from .amp import resolve_amp
 from .checkpoint import load_checkpoint, save_checkpoint
-from .distributed import broadcast_flag, init_parallel_if_needed
+from .distributed import broadcast_flag, convert_sync_batchnorm, init_parallel_if_needed
 from .ema import ModelEMA
 from .evaluator import evaluate
 from .logger import VisualDLWriter, image_grid, setup_logger
@@ -64,7 +64,7 @@ class Trainer:
 
         self.model = build_arch(config["Arch"])
         if config["Arch"].get("use_sync_bn") and self.world_size > 1:
-            self.model = paddle.nn.SyncBatchNorm.convert_sync_batchnorm(self.model)
+            self.model = convert_sync_batchnorm(self.model, self.device.name)
         if g.get("pretrained_model"):
             load_pretrained(self.model, g["pretrained_model"])
         self.class_num = int(config["Arch"].get("class_num", 1000))
@@ -81,6 +81,7 @@ class Trainer:
                 num_replicas=self.world_size, rank=self.rank,
             )
         self.class_names = list(self.train_loader.dataset.class_names)
+        self._check_datasets()
 
         self.loss_fn = build_loss(config["Loss"]["Train"])
         self.metric_fn = build_metric(config.get("Metric", {}).get("Train") or [{"TopkAcc": {"topk": [1, 5]}}])
@@ -107,6 +108,7 @@ class Trainer:
 
         self.state = {"epoch": 1, "step_in_epoch": 0, "global_step": 0, "best_metric": -1.0, "best_epoch": 0,
                       "nan_steps_skipped": 0}
+        self._remove_unfinished_writes()
         if g.get("checkpoints"):
             self._resume(g["checkpoints"])
         self.vdl = VisualDLWriter(os.path.join(self.output_dir, "vdl"), enabled=bool(g["use_visualdl"]) and self.rank == 0)
@@ -114,7 +116,8 @@ class Trainer:
 
     # -- checkpoints -------------------------------------------------------------------------------------
     def _resume(self, prefix):
-        states = load_checkpoint(prefix, self.model, self.optimizer)
+        states = load_checkpoint(prefix, self.model, self.optimizer, warn=self.logger.warning)
+        prefix = states["loaded_from"]
         for key in self.state:
             if key in states:
                 self.state[key] = states[key]
@@ -135,9 +138,44 @@ class Trainer:
         states["scaler"] = self.scaler.state_dict() if self.scaler is not None else None
         if metric is not None:
             states["metric"] = metric
+        bad = [k for k, v in self.model.state_dict().items()
+               if paddle.is_floating_point(v) and not bool(paddle.isfinite(v).all())]
+        if bad:
+            raise NonFiniteLossError(
+                f"model weights are not finite ({bad[0]}{f' and {len(bad) - 1} more' if len(bad) > 1 else ''}) at "
+                f"epoch {self.state['epoch']}, global step {self.state['global_step']}: {name} not written, the "
+                "checkpoints on disk are from before; hint: lower the learning rate or enable Optimizer.clip_norm"
+            )
         prefix = os.path.join(self.output_dir, name)
-        save_checkpoint(prefix, self.model, self.optimizer, states)
+        save_checkpoint(prefix, self.model, self.optimizer, states, keep_previous=name == "latest")
         return prefix
+
+    def _remove_unfinished_writes(self):
+        """Delete `.tmp-` files a killed run left in output_dir (never read: a checkpoint is renamed into place)."""
+        if self.rank != 0 or not os.path.isdir(self.output_dir):
+            return
+        stale = sorted(f for f in os.listdir(self.output_dir) if f.startswith(".tmp-"))
+        for f in stale:
+            os.remove(os.path.join(self.output_dir, f))
+        if stale:
+            self.logger.warning("removed %d unfinished checkpoint write(s) left in %s by an interrupted run: %s",
+                                len(stale), self.output_dir, ", ".join(stale))
+
+    # -- data checks -------------------------------------------------------------------------------------
+    def _check_datasets(self):
+        """Before any step: every label fits Arch.class_num; folder-tree train and val have the same classes."""
+        loaders = [self.train_loader] + ([self.eval_loader] if self.eval_loader is not None else [])
+        for loader in loaders:
+            ds = loader.dataset
+            labels = np.asarray(ds.labels, dtype=np.int64)
+            over = np.nonzero(labels >= self.class_num)[0]
+            if over.size:
+                i = int(over[0])
+                raise DataError(f"{_sample_location(ds, i)}: label {int(labels[i])} is out of range for "
+                                f"Arch.class_num {self.class_num} (labels must be 0..{self.class_num - 1})")
+        if self.eval_loader is not None and isinstance(self.train_loader.dataset, ImageFolder) \
+                and isinstance(self.eval_loader.dataset, ImageFolder):
+            check_same_classes(self.train_loader.dataset, self.eval_loader.dataset)
 
     def _write_label_map(self):
         if self.rank != 0:
@@ -229,7 +267,9 @@ class Trainer:
 
     def evaluate(self, epoch):
         """Evaluate the model (and EMA weights) on the Eval loader; log and return the main result."""
+        skipped_before = self.eval_loader.num_skipped
         result = evaluate(self.model, self.eval_loader, self.class_num, self.class_names, progress=False)
+        self._log_skipped(self.eval_loader, f"[Eval][Epoch {epoch}]", skipped_before)
         self.logger.info("[Eval][Epoch %d][Avg]%s", epoch, result.summary())
         self.vdl.scalars("eval", {"top1": result.top1, "top5": result.top5, "loss": result.loss}, epoch)
         if self.ema is not None:
@@ -256,6 +296,7 @@ class Trainer:
                 epoch = self.state["epoch"]
                 sampler.set_epoch(epoch)
                 sampler.set_start_step(self.state["step_in_epoch"])
+                skipped_before = self.train_loader.num_skipped
                 tic = time.time()
                 for step, batch in enumerate(self.train_loader, start=self.state["step_in_epoch"]):
                     reader_cost = time.time() - tic
@@ -269,8 +310,7 @@ class Trainer:
                     sync = contextlib.nullcontext() if at_boundary or self.world_size == 1 else self.train_model.no_sync()
                     with sync:
                         logits, losses = self._forward_loss(images, labels)
-                        skip_check = int(g.get("skip_nan_steps", 0)) > 0
-                        finite = self._check_finite(losses, epoch, step, batch) if skip_check else True
+                        finite = self._check_finite(losses, epoch, step, batch)
                         if finite:
                             loss = losses["loss"] / self.update_freq
                             (self.scaler.scale(loss) if self.scaler is not None else loss).backward()
@@ -292,6 +332,7 @@ class Trainer:
                     tic = time.time()
                 self.state["epoch"] = epoch + 1
                 self.state["step_in_epoch"] = 0
+                self._log_skipped(self.train_loader, f"[Train][Epoch {epoch}]", skipped_before)
                 if self.eval_loader is not None and epoch % int(g["eval_interval"]) == 0:
                     last_result = self.evaluate(epoch)
                     if last_result.top1 > self.state["best_metric"]:
@@ -310,13 +351,22 @@ class Trainer:
             self.vdl.close()
         return last_result
 
+    def _log_skipped(self, loader, where, before):
+        """After an epoch: how many undecodable images on_bad_image='skip' dropped, and every such file."""
+        count = loader.num_skipped - before
+        if count:
+            self.logger.warning("%s skipped %d undecodable image(s) (on_bad_image: skip); files skipped so far (%d): %s",
+                                where, count, len(loader.skipped_files), ", ".join(loader.skipped_files))
+
     def _prune_epoch_checkpoints(self, keep):
         if self.rank != 0 or keep <= 0:
             return
-        epochs = sorted(
-            int(f[len("epoch_"):-len(".pdstates")]) for f in os.listdir(self.output_dir)
-            if f.startswith("epoch_") and f.endswith(".pdstates")
-        )
+        # any of the three files counts, so the leftovers of a prune cut short by a kill go in the next one
+        epochs = sorted({
+            int(f[len("epoch_"):].split(".")[0]) for f in os.listdir(self.output_dir)
+            if f.startswith("epoch_") and f.endswith((".pdstates", ".pdparams", ".pdopt"))
+            and f[len("epoch_"):].split(".")[0].isdigit()
+        })
         for e in epochs[:-keep]:
             for ext in (".pdstates", ".pdparams", ".pdopt"):  # .pdstates first: an unfinished prune stays invalid
                 path = os.path.join(self.output_dir, f"epoch_{e}{ext}")
@@ -331,3 +381,16 @@ class Trainer:
         mean = norm.get("mean", [0.485, 0.456, 0.406])
         std = norm.get("std", [0.229, 0.224, 0.225])
         self.vdl.image("train/sample_images", image_grid(images.numpy(), mean, std), step=0)
+
+
+def _sample_location(ds, index):
+    """'list_file:line' of sample `index` of a list dataset; the image path otherwise."""
+    path = ds.samples[index][0]
+    if isinstance(ds, ImageNetDataset):
+        target = os.path.normpath(path)
+        with open(ds.cls_label_path, encoding="utf-8") as f:
+            for lineno, raw in enumerate(f, 1):
+                parts = raw.strip().rsplit(None if ds.delimiter == " " else ds.delimiter, 1)
+                if len(parts) == 2 and os.path.normpath(os.path.join(ds.image_root, parts[0].strip())) == target:
+                    return f"{ds.cls_label_path}:{lineno}"
+    return path

@@ -117,3 +117,31 @@ def test_resume_under_two_processes_is_exact(tmp_path):
     b = safe_load(str(out / "latest.pdparams"))
     for k in a:
         np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+
+
+def test_sync_bn_conversion_keeps_keys_and_refuses_cpu():
+    import paddle
+    import pytest
+
+    import ppcls_lite
+    from ppcls_lite.engine.distributed import convert_sync_batchnorm
+
+    model = ppcls_lite.build_model("ResNet18", class_num=3)
+    keys = list(model.state_dict())
+    with pytest.raises(ppcls_lite.ConfigError, match="Arch.use_sync_bn"):
+        convert_sync_batchnorm(model, "cpu")
+    # The conversion itself (run on GPUs) keeps PaddleClas's keys, so checkpoints stay interchangeable.
+    converted = paddle.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    assert list(converted.state_dict()) == keys
+    assert any(isinstance(m, paddle.nn.SyncBatchNorm) for m in converted.sublayers())
+
+
+def test_sync_bn_on_cpu_launch_is_a_clear_error(tmp_path):
+    cfg = tiny_config(tmp_path, train_per_class=2, val_per_class=1, batch_size=4, epochs=1)
+    c = yaml.safe_load(open(cfg))
+    c["Arch"]["use_sync_bn"] = True
+    with open(cfg, "w") as f:
+        yaml.safe_dump(c, f)
+    proc = _launch(tmp_path, "train.py", "-c", cfg)
+    assert proc.returncode != 0
+    assert "error: Arch.use_sync_bn: SyncBatchNorm has no CPU kernel" in _worker_logs(tmp_path, "launch")
