@@ -4,15 +4,33 @@ A checkpoint `<prefix>` is three files:
   <prefix>.pdparams  model state dict (loads into PaddleClas and into ppcls_lite `pretrained_model`)
   <prefix>.pdopt     optimizer state (incl. LR schedule), keyed by structured parameter names
   <prefix>.pdstates  counters, best metric, EMA, loss scaler, and the sha256 of the two files above
-The .pdstates file is written last, so a checkpoint whose .pdstates matches its other files is complete.
+The .pdstates file is written last, so a checkpoint whose .pdstates matches its other files is complete; it also
+carries a checksum of itself (a trailer pickle readers ignore), so a corrupt byte in any of the three is detected.
+
+Saving stages all three files as `.tmp-` files first and renames them into place only when every byte is on disk:
+a failed write (disk full) leaves the existing checkpoint untouched. With keep_previous (the trainer's `latest`),
+a valid existing <prefix> is first hard-linked to <prefix>_prev, and load_checkpoint falls back to it, with a
+warning, when <prefix> is missing, truncated or corrupt (e.g. a kill landed between the renames).
 """
+import logging
 import os
+import shutil
+import uuid
 
 import numpy as np
 import paddle
 
-from ..errors import WeightsError
-from ..serialization import atomic_save, file_sha256, safe_load
+from ..errors import PpclsError, WeightsError
+from ..serialization import commit_file, discard, file_sha256, safe_load, write_temp
+
+logger = logging.getLogger("ppcls_lite")
+
+EXTS = ("pdparams", "pdopt", "pdstates")  # in commit order: .pdstates last
+PREV_SUFFIX = "_prev"
+
+
+class CheckpointWriteError(PpclsError):
+    """A checkpoint could not be written (disk full, no permission); the previous checkpoint is left intact."""
 
 _SEP = "@@"  # separates the structured parameter name from the accumulator suffix in saved optimizer keys
 
@@ -61,16 +79,71 @@ def optimizer_state_from_structured(state, model):
     return out
 
 
-def save_checkpoint(prefix, model, optimizer=None, states=None):
-    """Write <prefix>.pdparams/.pdopt/.pdstates atomically; .pdstates (with hashes) goes last."""
+def save_checkpoint(prefix, model, optimizer=None, states=None, keep_previous=False):
+    """Write <prefix>.pdparams/.pdopt/.pdstates; no <prefix>.* file changes until all three are fully written.
+
+    1. stage every file as a fsynced `.tmp-` file (a failure removes them and raises CheckpointWriteError);
+    2. keep_previous: hard-link a valid existing <prefix> to <prefix>_prev (.pdstates last);
+    3. rename .pdparams, .pdopt, then .pdstates (with the others' hashes) into place.
+    """
     states = dict(states or {})
-    hashes = {"pdparams": atomic_save(model.state_dict(), prefix + ".pdparams")}
-    if optimizer is not None:
-        hashes["pdopt"] = atomic_save(
-            optimizer_state_to_structured(optimizer.state_dict(), model), prefix + ".pdopt"
-        )
-    states["files"] = hashes
-    atomic_save(states, prefix + ".pdstates")
+    staged = []
+    current, committed = prefix + ".pdparams", 0
+    try:
+        tmp, digest = write_temp(model.state_dict(), current)
+        staged.append(("pdparams", tmp))
+        hashes = {"pdparams": digest}
+        if optimizer is not None:
+            current = prefix + ".pdopt"
+            tmp, digest = write_temp(optimizer_state_to_structured(optimizer.state_dict(), model), current)
+            staged.append(("pdopt", tmp))
+            hashes["pdopt"] = digest
+        states["files"] = hashes
+        current = prefix + ".pdstates"
+        tmp, _ = write_temp(states, current, checksum=True)
+        staged.append(("pdstates", tmp))
+        if keep_previous:
+            current = prefix + PREV_SUFFIX
+            _keep_previous(prefix)
+        committed = 0
+        for ext, tmp in staged:
+            current = f"{prefix}.{ext}"
+            commit_file(tmp, current)
+            committed += 1
+    except OSError as e:
+        for _, tmp in staged:
+            discard(tmp)
+        if committed:  # a rename failed half-way (rare): the checkpoint's hashes no longer match
+            fate = f"{prefix} is incomplete" + (f"; {prefix}{PREV_SUFFIX} holds the previous one" if keep_previous else "")
+        else:
+            fate = "the checkpoint files already there are unchanged"
+        raise CheckpointWriteError(f"cannot write {current}: {e.strerror or e}; {fate}") from None
+
+
+def _keep_previous(prefix):
+    """Hard-link (or copy) a valid checkpoint <prefix> to <prefix>_prev; an invalid one is left alone."""
+    try:
+        states = verify_checkpoint(prefix)
+    except WeightsError:
+        return  # nothing usable to keep: <prefix>_prev (if any) stays as it is
+    prev = prefix + PREV_SUFFIX
+    directory = os.path.dirname(prefix) or "."
+    for ext in EXTS:
+        src, dst = f"{prefix}.{ext}", f"{prev}.{ext}"
+        if ext != "pdstates" and ext not in states["files"]:
+            if os.path.exists(dst):
+                os.remove(dst)
+            continue
+        tmp = os.path.join(directory, f".tmp-link-{uuid.uuid4().hex}")
+        try:
+            os.link(src, tmp)
+        except OSError:  # a filesystem without hard links
+            shutil.copyfile(src, tmp)
+        try:
+            commit_file(tmp, dst)
+        except BaseException:
+            discard(tmp)
+            raise
 
 
 def verify_checkpoint(prefix):
@@ -90,10 +163,31 @@ def verify_checkpoint(prefix):
     return states
 
 
-def load_checkpoint(prefix, model, optimizer=None):
-    """Verify and load a checkpoint into model (and optimizer); returns its .pdstates dict."""
+def resolve_checkpoint(prefix, warn=None):
+    """(prefix actually used, its verified .pdstates): <prefix>, or <prefix>_prev with a warning when <prefix> is
+    missing, truncated or corrupt and <prefix>_prev is valid. Raises WeightsError naming both when neither is."""
     prefix = prefix[: -len(".pdparams")] if prefix.endswith(".pdparams") else prefix
-    states = verify_checkpoint(prefix)
+    try:
+        return prefix, verify_checkpoint(prefix)
+    except WeightsError as e:
+        prev = prefix + PREV_SUFFIX
+        if not any(os.path.exists(f"{prev}.{ext}") for ext in EXTS):
+            raise
+        try:
+            states = verify_checkpoint(prev)
+        except WeightsError as e2:
+            raise WeightsError(f"{e}; the previous checkpoint is unusable too: {e2}") from None
+        (warn or logger.warning)(
+            "checkpoint %s is unusable (%s); falling back to the previous checkpoint %s (%s.pdstates, step %s)",
+            prefix, e, prev, prev, states.get("global_step", "?"),
+        )
+        return prev, states
+
+
+def load_checkpoint(prefix, model, optimizer=None, warn=None):
+    """Verify and load a checkpoint (or its _prev fallback) into model (and optimizer); returns its .pdstates
+    dict, with the prefix actually loaded under 'loaded_from'."""
+    prefix, states = resolve_checkpoint(prefix, warn)
     model_state = safe_load(prefix + ".pdparams")
     own = model.state_dict()
     bad = [k for k in own if k not in model_state or tuple(model_state[k].shape) != tuple(own[k].shape)]
@@ -102,4 +196,5 @@ def load_checkpoint(prefix, model, optimizer=None):
     model.set_state_dict(model_state)
     if optimizer is not None and "pdopt" in states["files"]:
         optimizer.set_state_dict(optimizer_state_from_structured(safe_load(prefix + ".pdopt"), model))
+    states["loaded_from"] = prefix
     return states
