@@ -114,7 +114,9 @@ def save_checkpoint(prefix, model, optimizer=None, states=None, keep_previous=Fa
         for _, tmp in staged:
             discard(tmp)
         if committed:  # a rename failed half-way (rare): the checkpoint's hashes no longer match
-            fate = f"{prefix} is incomplete" + (f"; {prefix}{PREV_SUFFIX} holds the previous one" if keep_previous else "")
+            fate = f"{prefix} is incomplete"
+            if keep_previous:
+                fate += f"; {prefix}{PREV_SUFFIX} holds the previous one"
         else:
             fate = "the checkpoint files already there are unchanged"
         raise CheckpointWriteError(f"cannot write {current}: {e.strerror or e}; {fate}") from None

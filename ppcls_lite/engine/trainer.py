@@ -355,8 +355,8 @@ class Trainer:
         """After an epoch: how many undecodable images on_bad_image='skip' dropped, and every such file."""
         count = loader.num_skipped - before
         if count:
-            self.logger.warning("%s skipped %d undecodable image(s) (on_bad_image: skip); files skipped so far (%d): %s",
-                                where, count, len(loader.skipped_files), ", ".join(loader.skipped_files))
+            self.logger.warning("%s skipped %d undecodable image(s) (on_bad_image: skip); files skipped so far "
+                                "(%d): %s", where, count, len(loader.skipped_files), ", ".join(loader.skipped_files))
 
     def _prune_epoch_checkpoints(self, keep):
         if self.rank != 0 or keep <= 0:
