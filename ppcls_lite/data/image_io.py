@@ -3,6 +3,7 @@ import io
 import math
 import warnings
 
+import cv2
 import numpy as np
 from PIL import Image, ImageOps
 
@@ -39,6 +40,18 @@ def _to_rgb_uint8(img):
     return np.array(img.convert("RGB"))
 
 
+def _decode_plain_jpeg(data, img):
+    """cv2.imdecode for the common case, a complete RGB or grayscale JPEG with no EXIF rotation and
+    no draft: the same libjpeg pixels as PIL's path, about twice as fast (PIL's array hand-over costs a copy).
+    Returns None whenever PIL must decide (anything else, or an image cv2 cannot read)."""
+    if img.format != "JPEG" or img.mode not in ("RGB", "L") or not data.rstrip(b"\0").endswith(b"\xff\xd9"):
+        return None  # a JPEG without its end marker is truncated: PIL reports it, cv2 would pad it with grey
+    arr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
+    if arr is None or arr.shape != (img.size[1], img.size[0], 3):
+        return None
+    return cv2.cvtColor(arr, cv2.COLOR_BGR2RGB)
+
+
 def decode_image(data, draft_request=None):
     """Decode image bytes to a contiguous uint8 RGB HWC array.
 
@@ -57,6 +70,7 @@ def decode_image(data, draft_request=None):
                 orientation = int(img.getexif().get(_EXIF_ORIENTATION, 1) or 1)
             except Exception:  # unreadable EXIF is not an unreadable image
                 orientation = 1
+            drafted = False
             if draft_request is not None and img.format == "JPEG":
                 w, h = img.size
                 swapped = orientation in (5, 6, 7, 8)
@@ -65,6 +79,11 @@ def decode_image(data, draft_request=None):
                     rw, rh = (req[1], req[0]) if swapped else req
                     if rw < w or rh < h:
                         img.draft("RGB", (max(1, int(math.ceil(rw))), max(1, int(math.ceil(rh)))))
+                        drafted = img.size != (w, h)
+            if orientation == 1 and not drafted:
+                arr = _decode_plain_jpeg(data, img)
+                if arr is not None:
+                    return arr
             img.load()
             if orientation != 1:
                 img = ImageOps.exif_transpose(img)
