@@ -38,7 +38,7 @@ def test_sigkill_at_five_moments_then_resume_is_bitwise_identical(reference, tmp
     log = str(tmp_path / "runs.log")
     plan = [  # (what, fault for faulty_train.py or None, seconds to wait before the kill)
         ("before any checkpoint", None, rng.uniform(0.05, 0.5)),
-        ("mid-training", None, rng.uniform(0.0, 0.5)),
+        ("mid-training", None, rng.uniform(0.0, 0.3)),
         ("inside the write of latest.pdopt", f"stall_write:latest.pdopt:{rng.randint(0, 2)}", None),
         ("between the renames of latest", f"stall_commit:latest.pdopt:{rng.randint(0, 2)}", None),
         ("inside the write of an epoch checkpoint", "stall_write:epoch_*.pdparams:0", None),
