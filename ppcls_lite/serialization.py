@@ -109,6 +109,12 @@ def _to_plain(obj):
     return obj
 
 
+def _current_umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def write_temp(obj, path, checksum=False):
     """Write `obj` fully (fsynced) to a new `.tmp-` file beside `path`; returns (tmp path, sha256 of its bytes).
 
@@ -120,6 +126,8 @@ def write_temp(obj, path, checksum=False):
     data = dumps_bytes(obj, checksum=checksum)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
     try:
+        # mkstemp makes the file 0600; a checkpoint gets the permissions of any file the user creates.
+        os.fchmod(fd, 0o666 & ~_current_umask())
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
