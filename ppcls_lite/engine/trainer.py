@@ -298,7 +298,10 @@ class Trainer:
                 sampler.set_start_step(self.state["step_in_epoch"])
                 skipped_before = self.train_loader.num_skipped
                 tic = time.time()
-                for step, batch in enumerate(self.train_loader, start=self.state["step_in_epoch"]):
+                for batch in self.train_loader:
+                    # The loader's position counts a batch dropped whole (every image undecodable, skip mode) too,
+                    # so the step saved for resume always names the next batch the sampler must yield.
+                    step = self.train_loader.position - 1
                     reader_cost = time.time() - tic
                     images, labels = batch[0], batch[1]
                     if not logged_images and self.vdl.enabled:

@@ -93,3 +93,33 @@ def test_eval_bad_weights_is_exit_2(tmp_path):
     bad.write_bytes(b"not a pickle")
     proc = _tool("eval.py", "--data", os.path.join(DATA, "val"), "--model", "ResNet18", "--weights", str(bad))
     assert proc.returncode == 2 and "bad.pdparams" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_batch_skipped_whole_keeps_steps_aligned_with_the_sampler(make_config, tmp_path):
+    """on_bad_image: skip with a batch whose every image is undecodable: the iteration numbers (and the resume
+    position) follow the sampler's batches, not a count of the batches that reached the model."""
+    import yaml
+
+    cfg_path = make_config("skipwhole", epochs=1, batch_size=2)
+    cfg = yaml.safe_load(open(cfg_path))
+    good = open(cfg["DataLoader"]["Train"]["dataset"]["cls_label_path"]).read().splitlines()[:6]
+    (tmp_path / "bad1.jpg").write_bytes(b"")
+    (tmp_path / "bad2.jpg").write_text("not an image")
+    train_list = tmp_path / "train_with_bad.txt"
+    ds = cfg["DataLoader"]["Train"]["dataset"]
+    ds.update(cls_label_path=str(train_list), image_root="/", on_bad_image="skip")
+    # image_root "/" with absolute paths, so the bad files can live in tmp_path
+    train_list.write_text("\n".join(
+        [f"{os.path.join(DATA, p.split()[0])} {p.split()[1]}" for p in good[:2]]
+        + [f"{tmp_path / 'bad1.jpg'} 0", f"{tmp_path / 'bad2.jpg'} 1"]
+        + [f"{os.path.join(DATA, p.split()[0])} {p.split()[1]}" for p in good[2:]]) + "\n")
+    cfg["DataLoader"]["Train"]["sampler"]["shuffle"] = False
+    with open(cfg_path, "w") as f:
+        yaml.safe_dump(cfg, f)
+    proc = _tool("train.py", "-c", cfg_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    log = open(os.path.join(cfg["Global"]["output_dir"], "train.log")).read()
+    iters = [int(line.split("[Iter: ")[1].split("/")[0]) for line in log.splitlines() if "[Iter: " in line]
+    assert iters == [0, 2, 3]
+    assert "bad1.jpg" in log and "bad2.jpg" in log
+    assert safe_load(os.path.join(cfg["Global"]["output_dir"], "latest.pdstates"))["global_step"] == 3
