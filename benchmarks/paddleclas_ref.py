@@ -44,3 +44,35 @@ def paddleclas_module(relname):
     # PaddleClas logs through a logger that must be initialised first.
     importlib.import_module("ppcls.utils.logger").init_logger()
     return importlib.import_module("ppcls.arch.backbone." + relname)
+
+
+def paddleclas_operators():
+    """PaddleClas's transform ops module, ppcls/data/preprocess/ops/operators.py.
+
+    The pip wheel has no ppcls/data: PADDLECLAS_SRC names a folder holding a PaddleClas source tree's ppcls/
+    (e.g. a scratch checkout under /tmp; only ppcls/data/preprocess/ops and ppcls/utils are read). Falls back
+    to PADDLECLAS_ROOT.
+    """
+    src = os.environ.get("PADDLECLAS_SRC") or _find_root()
+    ops_dir = os.path.join(src or "", "ppcls", "data", "preprocess", "ops")
+    if not src or not os.path.isfile(os.path.join(ops_dir, "operators.py")):
+        raise ImportError("PaddleClas transform ops not found: set PADDLECLAS_SRC to a folder holding "
+                          "ppcls/data/preprocess/ops/operators.py (a PaddleClas source tree)")
+    paddleclas_module_packages(src)
+    for pkg in ("ppcls.data", "ppcls.data.preprocess", "ppcls.data.preprocess.ops"):
+        if pkg not in sys.modules:
+            mod = types.ModuleType(pkg)
+            mod.__path__ = [os.path.join(src, *pkg.split("."))]
+            sys.modules[pkg] = mod
+    importlib.import_module("ppcls.utils.logger").init_logger()
+    return importlib.import_module("ppcls.data.preprocess.ops.operators")
+
+
+def paddleclas_module_packages(src):
+    """Make sure the stand-in ppcls / ppcls.utils packages exist (utils from `src` if not yet set up)."""
+    root = _find_root() or src
+    for pkg in ("ppcls", "ppcls.utils"):
+        if pkg not in sys.modules:
+            mod = types.ModuleType(pkg)
+            mod.__path__ = [os.path.join(root, *pkg.split("."))]
+            sys.modules[pkg] = mod
