@@ -222,12 +222,18 @@ class LoopProbe:
         self.steps = int(steps)
         self.cached = cached
         self.bare_step = bare_step
+        self._position = 0
         self.loop_times, self.bare_times = [], []
 
     def __getattr__(self, attr):  # batch_sampler, dataset, skipped files, ...: the real loader's
-        if attr == "loader":
+        if attr in ("loader", "cached", "_position"):
             raise AttributeError(attr)
         return getattr(self.loader, attr)
+
+    @property
+    def position(self):
+        """Batches of the epoch handed out (the trainer derives its step counter from it)."""
+        return self._position if self.cached else self.loader.position
 
     def __len__(self):
         return self.steps
@@ -240,12 +246,14 @@ class LoopProbe:
 
     def __iter__(self):
         source = self._source()
+        self._position = 0
         for _ in range(self.steps):
             t0 = time.perf_counter()
             try:
                 batch = next(source)
             except StopIteration:
                 return
+            self._position += 1
             yield batch
             sync()
             self.loop_times.append(time.perf_counter() - t0)
