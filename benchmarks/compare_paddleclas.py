@@ -66,10 +66,12 @@ def train_one(alias, batch, size, threads, warmup, repeat, fused):
     ours.set_state_dict(ref.state_dict())  # same weights: same work, same numerics
     cands = {"paddleclas": harness.train_step_fn(ref, batch, size), "ours": harness.train_step_fn(ours, batch, size)}
     first = {k: float(f()) for k, f in cands.items()}
-    times = harness.alternate(cands, warmup, repeat)
+    cpu = {}
+    times = harness.alternate(cands, warmup, repeat, cpu=cpu)
     return {"model": alias, "batch": batch, "size": size, "threads": threads,
             "paddleclas_ips": batch / harness.median(times["paddleclas"]),
             "ours_ips": batch / harness.median(times["ours"]),
+            "cpu_ratio": harness.median(cpu["paddleclas"]) / harness.median(cpu["ours"]),
             "first_loss_paddleclas": first["paddleclas"], "first_loss_ours": first["ours"],
             "paddleclas_times": times["paddleclas"], "ours_times": times["ours"]}
 
@@ -91,7 +93,7 @@ def part_train(args):
         r["ratio"] = ratio(r["ours_ips"], r["paddleclas_ips"])
         rows.append(r)
         print(f"  {alias:22s} PaddleClas {r['paddleclas_ips']:7.2f} img/s  ours {r['ours_ips']:7.2f} img/s  "
-              f"ours/PaddleClas {r['ratio']:.2f}x", file=sys.stderr, flush=True)
+              f"ours/PaddleClas {r['ratio']:.2f}x (CPU seconds: {r['cpu_ratio']:.2f}x)", file=sys.stderr, flush=True)
     return rows
 
 
@@ -288,7 +290,13 @@ def part_e2e(args):
         env.pop("PADDLECLAS_ROOT", None)
         pc_env = dict(env, PYTHONPATH=src)
         if args.pc_threads:
-            pc_env["FLAGS_paddle_num_threads"] = str(args.pc_threads)
+            # PaddleClas never calls set_num_threads and Paddle ignores FLAGS_paddle_num_threads for its CPU
+            # math threads, so a sitecustomize module (imported by Python at start-up) sets the count.
+            site = os.path.join(workdir, "pc_threads")
+            os.makedirs(site, exist_ok=True)
+            with open(os.path.join(site, "sitecustomize.py"), "w") as f:
+                f.write(f"import paddle\npaddle.base.core.set_num_threads({int(args.pc_threads)})\n")
+            pc_env["PYTHONPATH"] = site + os.pathsep + src
         runs = {
             "paddleclas": ([args.pc_python, os.path.join(src, "tools", "train.py"), "-c", cfg], src, pc_env),
             "ours": ([sys.executable, os.path.join(ROOT, "tools", "train.py"), "-c", cfg]
@@ -368,7 +376,7 @@ def main(argv=None):
     ap.add_argument("--pc-python", default=sys.executable,
                     help="python with PaddleClas's engine dependencies (faiss-cpu, scikit-learn, easydict, ...)")
     ap.add_argument("--pc-threads", type=int, default=0,
-                    help="FLAGS_paddle_num_threads for PaddleClas's train.py (0: its default)")
+                    help="CPU threads for PaddleClas's train.py (0: its default, which is 1)")
     ap.add_argument("--out", default=os.path.join(ROOT, "output", "compare_paddleclas"))
     ap.add_argument("--child-train", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)

@@ -63,10 +63,11 @@ def sync():
         paddle.device.synchronize()
 
 
-def alternate(candidates, warmup=1, repeat=5):
+def alternate(candidates, warmup=1, repeat=5, cpu=None):
     """Time each callable of {name: fn} `repeat` times, alternating the order every round.
 
-    Each fn is called `warmup` times first (untimed, same alternating order). Returns {name: [seconds, ...]}.
+    Each fn is called `warmup` times first (untimed, same alternating order). Returns {name: [seconds, ...]}
+    of wall time; a dict passed as `cpu` receives the process CPU seconds (all threads) of the same calls.
     """
     names = list(candidates)
     for r in range(warmup):
@@ -76,10 +77,12 @@ def alternate(candidates, warmup=1, repeat=5):
     times = {name: [] for name in names}
     for r in range(warmup, warmup + repeat):  # the direction keeps alternating from the warmup on
         for name in names if r % 2 == 0 else names[::-1]:
-            t0 = time.perf_counter()
+            c0, t0 = time.process_time(), time.perf_counter()
             candidates[name]()
             sync()
             times[name].append(time.perf_counter() - t0)
+            if cpu is not None:
+                cpu.setdefault(name, []).append(time.process_time() - c0)
     return times
 
 
