@@ -121,6 +121,8 @@ def run_phase(args):
         row["loop_ips"] = bs / res["loop_s"]
         row["bare_ips"] = bs / res["bare_s"]
         row["engine_overhead_pct"] = 100.0 * (res["loop_s"] / res["bare_s"] - 1.0)
+        row["loop_times"] = " ".join(f"{t:.2f}" for t in res["loop_times"])
+        row["bare_times"] = " ".join(f"{t:.2f}" for t in res["bare_times"])
         if "real_loop_s" in res:
             row["real_loop_ips"] = bs / res["real_loop_s"]
     else:
