@@ -47,8 +47,9 @@ def _conv(in_channels, out_channels, kernel_size, stride=1, padding=0, groups=1,
 class ChannelLayerNorm(nn.Layer):
     """LayerNorm over the channel axis of a feature map (the stem / downsampling norm).
 
-    NCHW: the channel axis is 1; computed exactly as PaddleClas's ChannelsFirstLayerNorm (mean, biased variance,
-    divide by sqrt(var + eps)). NHWC: the channel axis is last; a plain layer_norm over it.
+    NCHW: the channel axis is 1; the formula of PaddleClas's ChannelsFirstLayerNorm (mean, biased variance,
+    divide by sqrt(var + eps)), the square written as d * d (agrees with PaddleClas to ~1e-6 on ConvNeXt_tiny
+    logits). NHWC: the channel axis is last; a plain layer_norm over it.
     """
 
     def __init__(self, num_channels, epsilon=1e-6, data_format="NCHW"):
@@ -62,8 +63,10 @@ class ChannelLayerNorm(nn.Layer):
         if self.data_format == "NHWC":
             return F.layer_norm(x, self.weight.shape, weight=self.weight, bias=self.bias, epsilon=self.epsilon)
         u = x.mean(1, keepdim=True)
-        s = (x - u).pow(2).mean(1, keepdim=True)
-        x = (x - u) / paddle.sqrt(s + self.epsilon)
+        d = x - u
+        # d * d, not (x - u).pow(2): oneDNN inference fuses pow wrongly (exported logits came out wrong).
+        s = (d * d).mean(1, keepdim=True)
+        x = d / paddle.sqrt(s + self.epsilon)
         return self.weight[:, None, None] * x + self.bias[:, None, None]
 
 
