@@ -18,6 +18,15 @@ class ImageDecodeError(DataError):
 
 _EXIF_ORIENTATION = 0x0112
 
+# PIL reports damaged metadata ("Possibly corrupt EXIF data", "Tag data larger than file", ...) and large images
+# (DecompressionBombWarning) as warnings and decodes on; real failures raise. Silenced by filters installed once
+# here, narrowly (UserWarnings raised inside PIL's Image / format-plugin modules, and PIL's own
+# DecompressionBombWarning), not by warnings.catch_warnings() per decode: entering and leaving catch_warnings
+# invalidates every module's warning registry, so once-only warnings from elsewhere (Paddle's BatchNorm one, ...)
+# were printed again at every step with num_workers=0.
+warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.(Image|ImageFile|\w+ImagePlugin)$")
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+
 
 def _to_rgb_uint8(img):
     mode = img.mode
@@ -32,7 +41,8 @@ def _to_rgb_uint8(img):
         gray = np.clip(np.rint(gray), 0, 255).astype(np.uint8)
         return np.repeat(gray[:, :, None], 3, axis=2)
     if mode == "F":
-        gray = np.clip(np.rint(np.array(img)), 0, 255).astype(np.uint8)
+        with np.errstate(invalid="ignore"):  # NaN pixels: numpy's cast warning, not the warnings registry
+            gray = np.clip(np.rint(np.array(img)), 0, 255).astype(np.uint8)
         return np.repeat(gray[:, :, None], 3, axis=2)
     if mode in ("P", "PA") and "transparency" in img.info:
         img = img.convert("RGBA")  # avoids PIL's palette-transparency warning; alpha is dropped below
@@ -62,32 +72,30 @@ def decode_image(data, draft_request=None):
     if not data:
         raise ImageDecodeError("empty file (0 bytes)")
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # PIL's "possibly corrupt EXIF" chatter; real errors still raise
-            img = Image.open(io.BytesIO(data))
+        img = Image.open(io.BytesIO(data))
+        orientation = 1
+        try:
+            orientation = int(img.getexif().get(_EXIF_ORIENTATION, 1) or 1)
+        except Exception:  # unreadable EXIF is not an unreadable image
             orientation = 1
-            try:
-                orientation = int(img.getexif().get(_EXIF_ORIENTATION, 1) or 1)
-            except Exception:  # unreadable EXIF is not an unreadable image
-                orientation = 1
-            drafted = False
-            if draft_request is not None and img.format == "JPEG":
-                w, h = img.size
-                swapped = orientation in (5, 6, 7, 8)
-                req = draft_request(h, w) if swapped else draft_request(w, h)
-                if req is not None:
-                    rw, rh = (req[1], req[0]) if swapped else req
-                    if rw < w or rh < h:
-                        img.draft("RGB", (max(1, int(math.ceil(rw))), max(1, int(math.ceil(rh)))))
-                        drafted = img.size != (w, h)
-            if orientation == 1 and not drafted:
-                arr = _decode_plain_jpeg(data, img)
-                if arr is not None:
-                    return arr
-            img.load()
-            if orientation != 1:
-                img = ImageOps.exif_transpose(img)
-            arr = _to_rgb_uint8(img)
+        drafted = False
+        if draft_request is not None and img.format == "JPEG":
+            w, h = img.size
+            swapped = orientation in (5, 6, 7, 8)
+            req = draft_request(h, w) if swapped else draft_request(w, h)
+            if req is not None:
+                rw, rh = (req[1], req[0]) if swapped else req
+                if rw < w or rh < h:
+                    img.draft("RGB", (max(1, int(math.ceil(rw))), max(1, int(math.ceil(rh)))))
+                    drafted = img.size != (w, h)
+        if orientation == 1 and not drafted:
+            arr = _decode_plain_jpeg(data, img)
+            if arr is not None:
+                return arr
+        img.load()
+        if orientation != 1:
+            img = ImageOps.exif_transpose(img)
+        arr = _to_rgb_uint8(img)
     except ImageDecodeError:
         raise
     except Exception as exc:  # PIL raises many types (OSError, SyntaxError, ValueError, ...) on corrupt data
