@@ -113,6 +113,8 @@ class Trainer:
             self._resume(g["checkpoints"])
         self.vdl = VisualDLWriter(os.path.join(self.output_dir, "vdl"), enabled=bool(g["use_visualdl"]) and self.rank == 0)
         self._stop_signal = None
+        self._skip_nan_allowed = int(g.get("skip_nan_steps", 0) or 0)
+        self._pending_losses = []  # (loss, epoch, step, global step, batch) not yet checked for finiteness
 
     # -- checkpoints -------------------------------------------------------------------------------------
     def _resume(self, prefix):
@@ -131,6 +133,7 @@ class Trainer:
         )
 
     def _save(self, name, metric=None):
+        self._flush_finite_checks()
         if self.rank != 0:
             return
         states = dict(self.state)
@@ -242,28 +245,52 @@ class Trainer:
             )
 
     def _check_finite(self, losses, epoch, step, batch):
+        """Whether this step's loss is finite (False: skipped within Global.skip_nan_steps).
+
+        Reading the loss is a host synchronisation, so it happens here only when a skip must be decided before
+        the backward pass; otherwise the loss is queued and read at the next logging step or save
+        (`_flush_finite_checks`), which still names the first bad step and its files, and no non-finite weights
+        are ever written.
+        """
+        if not self._skip_nan_allowed:
+            entry = (losses["loss"].detach(), epoch, step, self.state["global_step"], _sample_ids(batch))
+            self._pending_losses.append(entry)
+            return True
         loss = float(losses["loss"])
         if math.isfinite(loss):
             return True
-        allowed = int(self.cfg["Global"].get("skip_nan_steps", 0))
-        if self.state["nan_steps_skipped"] < allowed:
+        if self.state["nan_steps_skipped"] < self._skip_nan_allowed:
             self.state["nan_steps_skipped"] += 1
             self.logger.warning("non-finite loss at epoch %d iter %d: step skipped (%d/%d allowed)",
-                                epoch, step, self.state["nan_steps_skipped"], allowed)
+                                epoch, step, self.state["nan_steps_skipped"], self._skip_nan_allowed)
             self.optimizer.clear_grad()
             return False
-        files = self._batch_files(batch)
+        self._raise_nonfinite(loss, epoch, step, self.state["global_step"], _sample_ids(batch))
+
+    def _flush_finite_checks(self):
+        """Read the queued losses in one synchronisation; stop at the first non-finite one."""
+        pending, self._pending_losses = self._pending_losses, []
+        if not pending:
+            return
+        finite = paddle.isfinite(paddle.stack([p[0].reshape([]).astype("float32") for p in pending])).numpy()
+        if finite.all():
+            return
+        loss, epoch, step, global_step, ids = pending[int(np.argmin(finite))]
+        self._raise_nonfinite(float(loss), epoch, step, global_step, ids)
+
+    def _raise_nonfinite(self, loss, epoch, step, global_step, ids):
+        files = self._batch_files(ids)
         raise NonFiniteLossError(
-            f"training loss is {loss} at epoch {epoch}, iter {step} (global step {self.state['global_step']}); "
+            f"training loss is {loss} at epoch {epoch}, iter {step} (global step {global_step}); "
             f"batch files: {', '.join(files[:4])}{' ...' if len(files) > 4 else ''}; hint: lower the learning "
             "rate, enable Optimizer.clip_norm, or allow skips with Global.skip_nan_steps"
         )
 
-    def _batch_files(self, batch):
+    def _batch_files(self, ids):
         samples = getattr(self.train_loader.dataset, "samples", None)
-        if samples is None or len(batch) < 3:
+        if samples is None or ids is None:
             return []
-        return [str(samples[int(i)][0]) for i in np.asarray(batch[2]).reshape(-1)]
+        return [str(samples[int(i)][0]) for i in np.asarray(ids).reshape(-1)]
 
     def evaluate(self, epoch):
         """Evaluate the model (and EMA weights) on the Eval loader; log and return the main result."""
@@ -322,17 +349,23 @@ class Trainer:
                     if at_boundary and finite:
                         self._optimizer_step()
                     batch_cost = time.time() - tic
+                    if step % print_every == 0:
+                        self._flush_finite_checks()
                     if step % print_every == 0 and finite:
                         self._log_step(epoch, step, logits, labels, losses, batch_cost, reader_cost, images.shape[0])
                     interval = int(g.get("latest_interval_steps", 0) or 0)
                     if at_boundary and interval and self.state["global_step"] % interval == 0:
                         self._save("latest")
-                    if at_boundary and broadcast_flag(self._stop_signal is not None):
+                    # The all-reduce of the stop flag is a host synchronisation: once per logging interval.
+                    stop_check = at_boundary and (
+                        self.world_size == 1 or (self.state["global_step"] // self.update_freq) % print_every == 0)
+                    if stop_check and broadcast_flag(self._stop_signal is not None):
                         prefix = self._save("latest")
                         self.logger.warning("signal received: saved %s at epoch %d, iter %d; resume with "
                                             "-o Global.checkpoints=%s", prefix, epoch, step + 1, prefix)
                         raise TrainingInterrupted(self._stop_signal or signal.SIGTERM, prefix)
                     tic = time.time()
+                self._flush_finite_checks()
                 self.state["epoch"] = epoch + 1
                 self.state["step_in_epoch"] = 0
                 self._log_skipped(self.train_loader, f"[Train][Epoch {epoch}]", skipped_before)
@@ -397,3 +430,8 @@ def _sample_location(ds, index):
                 if len(parts) == 2 and os.path.normpath(os.path.join(ds.image_root, parts[0].strip())) == target:
                     return f"{ds.cls_label_path}:{lineno}"
     return path
+
+
+def _sample_ids(batch):
+    """The dataset indices of a batch's images (the loader's third field), or None."""
+    return batch[2] if len(batch) >= 3 else None

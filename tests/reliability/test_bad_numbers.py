@@ -79,6 +79,19 @@ def test_nan_beyond_budget_stops_naming_step_and_batch_files(tmp_path):
     assert safe_load(os.path.join(out, "latest.pdstates"))["global_step"] == 5  # the epoch-1 checkpoint stays
 
 
+def test_nan_found_at_the_next_logging_step_still_names_its_own_step(tmp_path):
+    # Without skips the loss is read only when logging (no host sync per step); the error must still name the
+    # first bad step, not the logging step that found it, and nothing after it may be written.
+    trainer, out = _trainer(tmp_path, print_batch_step=4)
+    _nan_at(trainer, {1, 2})
+    with pytest.raises(NonFiniteLossError) as e:
+        trainer.fit()
+    msg = str(e.value)
+    assert "training loss is nan at epoch 1, iter 1 (global step 1)" in msg, msg
+    assert trainer.state["global_step"] == 5  # detected when logging iter 4, not at iter 1
+    assert not any(f.endswith(".pdparams") for f in os.listdir(out))
+
+
 def test_nonfinite_weights_never_reach_a_checkpoint_or_best(tmp_path):
     trainer, out = _trainer(tmp_path, skip_nan_steps=100)
     real_step = trainer._optimizer_step
