@@ -7,6 +7,7 @@ setup(
     description="PaddleClas-compatible image classification backbones, trainer and tools for Paddle 3",
     packages=find_packages(include=["ppcls_lite", "ppcls_lite.*"]),
     python_requires=">=3.9",
-    install_requires=["numpy>=1.24", "pyyaml>=6.0", "Pillow>=9.0", "opencv-python-headless>=4.6", "visualdl>=2.5"],
+    install_requires=["numpy>=1.24", "pyyaml>=6.0", "Pillow>=9.0", "opencv-python-headless>=4.6", "simplejpeg>=1.7",
+                      "visualdl>=2.5"],
     extras_require={"test": ["pytest>=7.0"]},
 )

@@ -1,5 +1,5 @@
 """tools/benchmark.py at tiny sizes (a smoke test of every mode), the alternating timer, and the numerics of the
-data pipeline's fast paths (cv2 decode, LUT normalisation, cv2 flip) against their plain formulas."""
+data pipeline's fast paths (simplejpeg decode, LUT normalisation, cv2 flip) against their plain formulas."""
 import csv
 import io
 import os
@@ -99,7 +99,7 @@ def test_cv2_flip_matches_numpy():
             np.array_equal(o, ref) or np.array_equal(o, img) for o in outs)
 
 
-def test_cv2_jpeg_decode_matches_pil():
+def test_fast_jpeg_decode_matches_pil():
     from ppcls_lite.data import image_io
 
     rng = np.random.default_rng(3)
@@ -107,8 +107,35 @@ def test_cv2_jpeg_decode_matches_pil():
         buf = io.BytesIO()
         Image.fromarray(rng.integers(0, 256, shape, dtype=np.uint8), mode).save(buf, "JPEG", quality=85)
         data = buf.getvalue()
-        assert image_io._decode_plain_jpeg(data, Image.open(io.BytesIO(data))) is not None  # the fast path ran
+        assert image_io._decode_plain_jpeg(data, None) is not None  # the fast path ran
         pil = np.array(Image.open(io.BytesIO(data)).convert("RGB"))
         assert np.array_equal(image_io.decode_image(data), pil)
     with pytest.raises(image_io.ImageDecodeError):  # truncated: still PIL's verdict
         image_io.decode_image(data[: len(data) // 2])
+
+
+def test_fast_jpeg_decode_exif_and_draft_agree_with_pil():
+    from ppcls_lite.data import image_io
+
+    arr = np.random.default_rng(5).integers(0, 256, (300, 420, 3), dtype=np.uint8)
+    for orientation, fast in ((1, True), (6, False)):
+        exif = Image.Exif()
+        exif[0x0112] = orientation
+        buf = io.BytesIO()
+        Image.fromarray(arr).save(buf, "JPEG", quality=90, exif=exif.tobytes())
+        data = buf.getvalue()
+        assert image_io._has_exif(data)
+        assert (image_io._decode_plain_jpeg(data, None) is not None) == fast  # a rotation is left to PIL
+        pil = Image.open(io.BytesIO(data))
+        pil = np.array((pil if orientation == 1 else pil.transpose(Image.Transpose.ROTATE_270)).convert("RGB"))
+        assert np.array_equal(image_io.decode_image(data), pil)
+    buf = io.BytesIO()
+    Image.fromarray(arr).save(buf, "JPEG", quality=90)
+    data = buf.getvalue()
+    assert not image_io._has_exif(data)
+    for req, size in (((100, 70), (105, 75)), ((200, 140), (210, 150)), ((50, 30), (53, 38)), ((400, 10), None)):
+        drafted = Image.open(io.BytesIO(data))
+        drafted.draft("RGB", req)
+        fast = image_io._decode_plain_jpeg(data, lambda w, h: req)
+        assert np.array_equal(fast, np.array(drafted.convert("RGB")))  # the same DCT scale and pixels as PIL
+        assert fast.shape[:2][::-1] == (size or (420, 300))

@@ -1,10 +1,12 @@
-"""Image decoding with PIL: bytes -> uint8 RGB HWC, EXIF-oriented, any common mode, optional JPEG draft."""
+"""Image bytes -> uint8 RGB HWC: EXIF-oriented, any common mode, optional JPEG draft.
+
+Plain JPEGs go through libjpeg-turbo via simplejpeg, everything else through PIL."""
 import io
 import math
 import warnings
 
-import cv2
 import numpy as np
+import simplejpeg
 from PIL import Image, ImageOps
 
 from ..errors import DataError
@@ -50,16 +52,61 @@ def _to_rgb_uint8(img):
     return np.array(img.convert("RGB"))
 
 
-def _decode_plain_jpeg(data, img):
-    """cv2.imdecode for the common case, a complete RGB or grayscale JPEG with no EXIF rotation and
-    no draft: the same libjpeg pixels as PIL's path, about twice as fast (PIL's array hand-over costs a copy).
-    Returns None whenever PIL must decide (anything else, or an image cv2 cannot read)."""
-    if img.format != "JPEG" or img.mode not in ("RGB", "L") or not data.rstrip(b"\0").endswith(b"\xff\xd9"):
-        return None  # a JPEG without its end marker is truncated: PIL reports it, cv2 would pad it with grey
-    arr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
-    if arr is None or arr.shape != (img.size[1], img.size[0], 3):
+def _has_exif(data):
+    """Whether a JPEG's header segments (before the first scan) include an APP1 Exif block."""
+    i, n = 2, len(data)
+    while i + 4 <= n and data[i] == 0xFF:
+        marker = data[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+            continue
+        if marker == 0xDA:  # start of scan: no more header segments
+            return False
+        if marker == 0xE1 and data[i + 4:i + 10] == b"Exif\0\0":
+            return True
+        i += 2 + int.from_bytes(data[i + 2:i + 4], "big")
+    return False
+
+
+def _draft_scale(w, h, req):
+    """PIL's JPEG draft rule: the largest of 8, 4, 2, 1 that keeps the image at least `req` (w', h')."""
+    rw, rh = max(1, int(math.ceil(req[0]))), max(1, int(math.ceil(req[1])))
+    if rw >= w and rh >= h:
+        return 1
+    fit = min(w // rw, h // rh)
+    return next(s for s in (8, 4, 2, 1) if fit >= s)
+
+
+def _decode_plain_jpeg(data, draft_request):
+    """libjpeg-turbo through simplejpeg for the common case, a complete YCbCr or grayscale JPEG that no EXIF
+    orientation rotates: the same pixels as PIL (and as PaddleClas's cv2.imdecode), in the same DCT-scaled size
+    as PIL's draft, without PIL's header parsing and array copy or cv2's BGR->RGB pass (~0.5 ms less per
+    500x375 photo). Returns None whenever PIL must decide (anything else, or anything libjpeg complains about)."""
+    if data[:3] != b"\xff\xd8\xff" or not data.rstrip(b"\0").endswith(b"\xff\xd9"):
+        return None  # not a JPEG, or one without its end marker (truncated: PIL reports it)
+    try:
+        h, w, colorspace, _ = simplejpeg.decode_jpeg_header(data)
+        if colorspace not in ("YCbCr", "Gray") or (_has_exif(data) and _exif_orientation(data) != 1):
+            return None
+        scale = 1
+        if draft_request is not None:
+            req = draft_request(w, h)
+            scale = 1 if req is None else _draft_scale(w, h, req)
+        if scale == 1:
+            return simplejpeg.decode_jpeg(data, colorspace="RGB")
+        return simplejpeg.decode_jpeg(data, colorspace="RGB", min_width=-(-w // scale), min_height=-(-h // scale),
+                                      min_factor=scale)
+    except ValueError:  # strict libjpeg: any warning (corrupt data, ...) -> PIL's verdict
         return None
-    return cv2.cvtColor(arr, cv2.COLOR_BGR2RGB)
+
+
+def _exif_orientation(data_or_img):
+    """The EXIF orientation tag (1 = upright) of image bytes or an open PIL image; 1 when unreadable."""
+    try:
+        img = Image.open(io.BytesIO(data_or_img)) if isinstance(data_or_img, (bytes, bytearray)) else data_or_img
+        return int(img.getexif().get(_EXIF_ORIENTATION, 1) or 1)
+    except Exception:  # unreadable EXIF is not an unreadable image
+        return 1
 
 
 def decode_image(data, draft_request=None):
@@ -71,14 +118,12 @@ def decode_image(data, draft_request=None):
     """
     if not data:
         raise ImageDecodeError("empty file (0 bytes)")
+    arr = _decode_plain_jpeg(data, draft_request)
+    if arr is not None:
+        return arr
     try:
         img = Image.open(io.BytesIO(data))
-        orientation = 1
-        try:
-            orientation = int(img.getexif().get(_EXIF_ORIENTATION, 1) or 1)
-        except Exception:  # unreadable EXIF is not an unreadable image
-            orientation = 1
-        drafted = False
+        orientation = _exif_orientation(img)
         if draft_request is not None and img.format == "JPEG":
             w, h = img.size
             swapped = orientation in (5, 6, 7, 8)
@@ -87,11 +132,6 @@ def decode_image(data, draft_request=None):
                 rw, rh = (req[1], req[0]) if swapped else req
                 if rw < w or rh < h:
                     img.draft("RGB", (max(1, int(math.ceil(rw))), max(1, int(math.ceil(rh)))))
-                    drafted = img.size != (w, h)
-        if orientation == 1 and not drafted:
-            arr = _decode_plain_jpeg(data, img)
-            if arr is not None:
-                return arr
         img.load()
         if orientation != 1:
             img = ImageOps.exif_transpose(img)

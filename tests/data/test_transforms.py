@@ -47,6 +47,21 @@ def test_normalize_matches_hand_computation():
     assert four.shape == (6, 5, 4) and four.dtype == np.float16 and not four[:, :, 3].any()
 
 
+def test_normalize_then_chw_fused_gives_the_two_ops_output():
+    img = rng(4).integers(0, 256, (19, 23, 3), dtype=np.uint8)
+    for kw in ({}, {"output_fp16": True}, {"channel_num": 4}, {"scale": 1 / 127.5, "mean": [1, 1, 1], "std": [1, 1, 1]}):
+        norm = NormalizeImage(order="", **kw)
+        expected = ToCHWImage()(norm(img))
+        pipeline = build_transforms([{"DecodeImage": None}, {"NormalizeImage": dict(order="", **kw)},
+                                     {"ToCHWImage": None}])
+        for arr in (img, img.astype(np.float32)):  # uint8 takes the fused path, float32 the two ops
+            out = pipeline(arr)
+            assert out.dtype == expected.dtype and out.flags.c_contiguous
+            np.testing.assert_array_equal(out, expected if arr.dtype == np.uint8 else ToCHWImage()(norm(arr)))
+    assert NormalizeImage(order="").to_chw(img).shape == (3, 19, 23)
+    assert NormalizeImage(order="", output_fp16=True).to_chw(img) is None
+
+
 def test_normalize_order_checked_against_layout():
     with pytest.raises(ConfigError, match=r"transform_ops\[1\]\.NormalizeImage: order 'chw' expects a CHW image"):
         build_transforms([{"DecodeImage": None}, {"NormalizeImage": None}])
