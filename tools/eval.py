@@ -68,7 +68,7 @@ def main(argv=None):
     world_size, rank = init_parallel_if_needed()
     logger = setup_logger(g["output_dir"], rank, filename="eval.log")
     loader = build_dataloader(config["DataLoader"]["Eval"], "Eval", seed=int(g.get("seed") or 0),
-                              num_replicas=world_size, rank=rank)
+                              num_replicas=world_size, rank=rank, lockstep=False)  # gathered once at the end
     dataset = loader.dataset
     arch = dict(config["Arch"])
     if not args.config and not args.class_num:

@@ -211,12 +211,19 @@ class ClsDataLoader(paddle.io.DataLoader):
     Attributes: skipped_files (paths, in the order first seen), num_skipped (events, a file counts once per
     epoch it was met), position (batches of the current epoch consumed, including any batch that was entirely
     skipped; resume with batch_sampler.set_start_step(position)).
+
+    lockstep: every rank must yield the same number of batches (data-parallel training, where each step is a
+    collective). A batch whose images are all undecodable (on_bad_image: skip) is then a DataError naming its
+    files and the rank, because dropping it on one rank only would leave the other ranks waiting for that rank
+    at the next step. Without lockstep (one process, or evaluation, which gathers once at the end) it is
+    dropped and counted.
     """
 
     def __init__(self, dataset, batch_sampler, collate_fn, num_workers=0, use_shared_memory=True,
-                 worker_init_fn=None):
+                 worker_init_fn=None, lockstep=False):
         super().__init__(dataset, batch_sampler=batch_sampler, collate_fn=collate_fn, num_workers=num_workers,
                          use_shared_memory=use_shared_memory, worker_init_fn=worker_init_fn, return_list=True)
+        self.lockstep = bool(lockstep)
         self.skipped_files = []
         self._skipped_set = set()
         self.num_skipped = 0
@@ -237,15 +244,25 @@ class ClsDataLoader(paddle.io.DataLoader):
                 message = bytes(int(v) for v in meta[3 + k:]).decode("utf-8", "replace")
                 raise {1: DataError, 2: ConfigError}.get(status, RuntimeError)(message)
             self.position = batch + 1
-            for i in meta[3:3 + k]:
-                path = self.dataset.samples[int(i)][0]
+            paths = [self.dataset.samples[int(i)][0] for i in meta[3:3 + k]]
+            for path in paths:
                 self.num_skipped += 1
                 if path not in self._skipped_set:
                     self._skipped_set.add(path)
                     self.skipped_files.append(path)
             if status == _KIND_CODE["empty"]:  # every image of this batch was undecodable
+                if self.lockstep:
+                    raise DataError(self._empty_batch_message(batch, paths))
                 continue
             yield images, labels, indices
+
+    def _empty_batch_message(self, batch, paths):
+        s = self.batch_sampler
+        nranks, rank = getattr(s, "nranks", 1), getattr(s, "local_rank", 0)
+        return (f"rank {rank} of {nranks}: every image of the batch at epoch {getattr(s, 'epoch', 0)}, iter {batch} "
+                f"is undecodable (on_bad_image: skip): {', '.join(str(p) for p in paths)}; with data-parallel "
+                "training a batch cannot be dropped on one rank only (the other ranks would wait for it at the "
+                "next step); fix or remove these files, or use a larger batch_size")
 
 
 def _as_dict(value, where):
@@ -263,8 +280,12 @@ def _bool(value, where):
 
 
 def build_dataloader(section, mode, *, seed=0, class_num=None, epoch=0, start_step=0, num_replicas=None,
-                     rank=None):
-    """ClsDataLoader from a PaddleClas `DataLoader.<mode>` section {dataset, sampler, loader}."""
+                     rank=None, lockstep=None):
+    """ClsDataLoader from a PaddleClas `DataLoader.<mode>` section {dataset, sampler, loader}.
+
+    lockstep (see ClsDataLoader): None means "more than one rank", right for training; pass False for a loop
+    without per-batch collectives (evaluation), where a wholly undecodable batch may be dropped on one rank.
+    """
     where = f"DataLoader.{mode}"
     section = _as_dict(section, where)
     unknown = sorted(set(section) - {"dataset", "sampler", "loader"})
@@ -316,4 +337,5 @@ def build_dataloader(section, mode, *, seed=0, class_num=None, epoch=0, start_st
     return ClsDataLoader(
         dataset, sampler, Collate(batch_ops, seed=seed, rank=sampler.local_rank),
         num_workers=workers, use_shared_memory=shm, worker_init_fn=_WorkerInit(int(seed), sampler),
+        lockstep=sampler.nranks > 1 if lockstep is None else lockstep,
     )

@@ -76,9 +76,9 @@ class Trainer:
         )
         self.eval_loader = None
         if g["eval_during_train"] and loaders.get("Eval"):
-            self.eval_loader = build_dataloader(
+            self.eval_loader = build_dataloader(  # evaluation gathers once at the end: a rank may drop a batch
                 loaders["Eval"], "Eval", seed=self.seed, class_num=self.class_num,
-                num_replicas=self.world_size, rank=self.rank,
+                num_replicas=self.world_size, rank=self.rank, lockstep=False,
             )
         self.class_names = list(self.train_loader.dataset.class_names)
         self._check_datasets()

@@ -149,6 +149,38 @@ def test_skipped_images_are_filtered_and_reported(small_tree):
         assert all(len(b[0]) == len(b[1]) == len(b[2]) == 2 for b in batches)
 
 
+def test_wholly_undecodable_batch_is_an_error_under_data_parallel(small_tree):
+    bad = [write(os.path.join(small_tree, "dog", n), d) for n, d in (("empty.jpg", b""), ("text.jpg", b"nope"))]
+    # 2 ranks, batch size 1, no shuffle: rank r gets samples r, r+2, r+4, r+6; the bad files are samples 6 and 7,
+    # so each rank's last batch is one bad file, a batch dropped whole.
+    for rank in (0, 1):
+        ld = build_dataloader(section(small_tree, EVAL_OPS, bs=1, shuffle=False, on_bad_image="skip"), "Train",
+                              num_replicas=2, rank=rank, epoch=3)
+        assert ld.lockstep
+        got = []
+        with pytest.raises(DataError) as e:
+            for b in ld:
+                got.append(int(b[2].numpy()[0]))
+        assert got == [rank, rank + 2, rank + 4]  # the batches before it were yielded
+        assert str(e.value) == (
+            f"rank {rank} of 2: every image of the batch at epoch 3, iter 3 is undecodable (on_bad_image: skip): "
+            f"{bad[rank]}; with data-parallel training a batch cannot be dropped on one rank only (the other ranks "
+            "would wait for it at the next step); fix or remove these files, or use a larger batch_size")
+        assert ld.skipped_files == [bad[rank]] and ld.num_skipped == 1
+        # without lockstep (evaluation gathers once at the end) the batch is dropped and counted, as with 1 process
+        ev = build_dataloader(section(small_tree, EVAL_OPS, bs=1, shuffle=False, on_bad_image="skip"), "Eval",
+                              num_replicas=2, rank=rank, lockstep=False)
+        assert [int(b[2].numpy()[0]) for b in ev] == [rank, rank + 2, rank + 4] and ev.position == 4
+        assert ev.skipped_files == [bad[rank]]
+    # a partly bad batch is no problem: rank 1's one batch of 4 holds samples 4..7, two of them good
+    ld = build_dataloader(section(small_tree, EVAL_OPS, bs=4, shuffle=False, on_bad_image="skip"), "Train",
+                          num_replicas=2, rank=1)
+    assert [b[2].numpy().tolist() for b in ld] == [[4, 5]] and sorted(ld.skipped_files) == sorted(bad)
+    # one process: dropped and counted, as before
+    assert not build_dataloader(section(small_tree, EVAL_OPS, bs=1, on_bad_image="skip"), "Train", num_replicas=1,
+                                rank=0).lockstep
+
+
 @pytest.mark.parametrize("workers", [0, 2])
 def test_loading_errors_reach_the_main_process(small_tree, workers):
     write(os.path.join(small_tree, "dog", "text.jpg"), b"nope")

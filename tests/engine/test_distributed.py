@@ -119,6 +119,59 @@ def test_resume_under_two_processes_is_exact(tmp_path):
         np.testing.assert_array_equal(a[k], b[k], err_msg=k)
 
 
+_EXIT_CODE_WRAPPER = """import os, runpy, sys
+sys.argv = sys.argv[1:]
+try:
+    runpy.run_path(sys.argv[0], run_name="__main__")
+    code = 0
+except SystemExit as e:
+    code = e.code or 0
+open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "rc." + os.environ["PADDLE_TRAINER_ID"]), "w").write(str(code))
+sys.exit(code)
+"""
+
+
+def test_wholly_undecodable_batch_on_one_rank_stops_every_rank(tmp_path):
+    # on_bad_image: skip, 2 ranks, batch size 2, no shuffle: rank 1's batches are lines 2-3 and 6-7 of the list
+    # (rank 0's are 0-1, 4-5, 8). Lines 6 and 7 are not images, so rank 1's iter 1 is wholly undecodable: dropping
+    # it would leave rank 0 waiting in iter 1's gradient all-reduce (or running one step more). It must stop.
+    cfg = _bn_free_config(tmp_path, epochs=1, extra_global={"eval_during_train": False})
+    c = yaml.safe_load(open(cfg))
+    train = c["DataLoader"]["Train"]
+    train["sampler"].update(batch_size=2, shuffle=False)
+    train["dataset"]["on_bad_image"] = "skip"
+    lines = open(train["dataset"]["cls_label_path"]).read().splitlines()[:10]
+    bad = []
+    for i in (6, 7):
+        bad.append(tmp_path / f"bad{i}.jpg")
+        bad[-1].write_bytes(b"<html>not an image</html>")
+        lines[i] = f"{bad[-1]} {lines[i].split()[-1]}"
+    open(train["dataset"]["cls_label_path"], "w").write("\n".join(lines) + "\n")
+    with open(cfg, "w") as f:
+        yaml.safe_dump(c, f)
+    wrapper = tmp_path / "rc_wrapper.py"  # records each rank's own exit code (the launcher reports only one)
+    wrapper.write_text(_EXIT_CODE_WRAPPER)
+    start = time.time()
+    proc = subprocess.run(LAUNCH + ["--log_dir", str(tmp_path / "launch"), str(wrapper),
+                                    os.path.join(ROOT, "tools", "train.py"), "-c", cfg,
+                                    "-o", f"Global.output_dir={tmp_path / 'out'}"],
+                          capture_output=True, text=True, timeout=180, cwd=ROOT)
+    elapsed = time.time() - start
+    log0 = open(tmp_path / "launch" / "workerlog.0").read()
+    log1 = open(tmp_path / "launch" / "workerlog.1").read()
+    assert proc.returncode != 0 and elapsed < 120, (proc.returncode, elapsed)
+    assert (tmp_path / "rc.1").read_text() == "2", log1[-3000:]
+    assert not (tmp_path / "rc.0").exists() or (tmp_path / "rc.0").read_text() != "0"  # rank 0 stopped too
+    assert "[Train][Epoch 1/1][Iter: 0/3]" in log0 and "[Iter: 1/3]" not in log0  # the step before ran
+    errors = [line for line in log1.splitlines() if line.startswith("error:")]
+    assert errors == [
+        f"error: rank 1 of 2: every image of the batch at epoch 1, iter 1 is undecodable (on_bad_image: skip): "
+        f"{bad[0]}, {bad[1]}; with data-parallel training a batch cannot be dropped on one rank only (the other "
+        "ranks would wait for it at the next step); fix or remove these files, or use a larger batch_size"
+    ], log1[-3000:]
+    assert "Traceback" not in log1
+
+
 def test_sync_bn_conversion_keeps_keys_and_refuses_cpu():
     import paddle
     import pytest
