@@ -1,4 +1,5 @@
 """Inference export (paddle.jit.save) and a Paddle Inference predictor for the exported files."""
+import copy
 import os
 
 import numpy as np
@@ -20,9 +21,46 @@ class _WithSoftmax(nn.Layer):
         return F.softmax(self.model(x), axis=-1)
 
 
+def _channels_first(model, image_shape):
+    """`model` if it computes channels-first; for a `data_format="NHWC"` model, a copy of it computing NCHW.
+
+    The copy has the same weights (the state dict does not depend on the layout) and gives the same logits for
+    the NCHW input; `model` itself is left as it is. The layout of every layer is its `data_format` attribute
+    (Paddle's `_data_format` for conv / batch norm / adaptive pooling, and Paddle convs also keep the channel
+    axis in `_channel_dim`); one dygraph forward of both models checks that nothing was left channels-last.
+    """
+    if getattr(model, "data_format", "NCHW") != "NHWC":
+        return model
+    twin = copy.deepcopy(model)
+    for layer in twin.sublayers(include_self=True):
+        for attr in ("data_format", "_data_format"):
+            if getattr(layer, attr, None) == "NHWC":
+                setattr(layer, attr, "NCHW")
+        if isinstance(layer, nn.Conv2D) and layer._channel_dim == 3:
+            layer._channel_dim = 1
+    twin.eval()
+    x = np.random.default_rng(0).standard_normal([1] + list(image_shape)).astype("float32")
+    with paddle.no_grad():
+        want = model(paddle.to_tensor(x.transpose(0, 2, 3, 1))).numpy()
+        got = twin(paddle.to_tensor(x)).numpy()
+    if got.shape != want.shape or not np.allclose(got, want, rtol=1e-3, atol=1e-3 * max(1.0, np.abs(want).max())):
+        raise RuntimeError(f"{type(model).__name__}: its NCHW copy for export disagrees with the NHWC model "
+                           "(a layer whose layout is not held in `data_format`?)")
+    return twin
+
+
 def export_inference_model(model, save_prefix, image_shape=(3, 224, 224), softmax=False):
-    """jit.save `model` (eval mode, dynamic batch) to save_prefix.{json|pdmodel,pdiparams}; returns the prefix."""
+    """jit.save `model` (eval mode, dynamic batch) to save_prefix.{json|pdmodel,pdiparams}; returns the prefix.
+
+    The exported model's input is always float32 NCHW, [N, C, H, W] with (C, H, W) = `image_shape` (N dynamic),
+    named "x" -- also for a model built with `data_format="NHWC"` (whose dygraph input is NHWC): such a model is
+    exported as its channels-first equivalent (same weights, same logits), as Paddle Inference cannot run
+    channels-last graphs reliably (its oneDNN kernels rotate the shape of every 4-D tensor between NCHW and
+    NHWC, which breaks ConvNeXt's channels-last Linear layers and Res2Net's channel split). Output: logits
+    [N, class_num], or probabilities with `softmax=True`. An NHWC `model` itself stays channels-last.
+    """
     model.eval()
+    model = _channels_first(model, image_shape)
     layer = _WithSoftmax(model) if softmax else model
     layer.eval()
     spec = [paddle.static.InputSpec([None] + list(image_shape), "float32", "x")]

@@ -34,7 +34,7 @@ class BottleneckBlock(nn.Layer):
         if mid_channels % scales:
             raise ValueError(f"Res2Net: {mid_channels} channels do not split into {scales} scales")
         self.stride, self.scales = stride, scales
-        self.channel_axis = 1 if data_format == "NCHW" else 3
+        self.data_format = data_format
         split = mid_channels // scales
         self.conv0 = ConvBNLayer(in_channels, mid_channels, 1, act="relu", data_format=data_format)
         self._split_convs = []
@@ -46,6 +46,11 @@ class BottleneckBlock(nn.Layer):
         self.conv2 = ConvBNLayer(mid_channels, out_channels, 1, data_format=data_format)
         self.short = ConvBNLayer(in_channels, out_channels, 1, stride=stride, vd=vd, data_format=data_format) \
             if project else None
+
+    @property
+    def channel_axis(self):
+        # Derived from data_format (not stored) so that data_format alone states the layout (see export.py).
+        return 1 if self.data_format == "NCHW" else 3
 
     def forward(self, x):
         xs = paddle.split(self.conv0(x), self.scales, axis=self.channel_axis)
