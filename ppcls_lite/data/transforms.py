@@ -366,7 +366,6 @@ class NormalizeImage(TransformOp):
             out = np.concatenate([out, np.zeros(pad_shape, np.float32)], axis=axis)
         return out.astype(np.float16) if self.output_fp16 else out
 
-
     def to_chw(self, img):
         """This op followed by ToCHWImage in one pass for a uint8 HWC image (same numbers); None otherwise."""
         if self.order == "chw" or self.channel_num != 3 or self.output_fp16 or img.dtype != np.uint8 \

@@ -114,7 +114,7 @@ class Trainer:
         self.vdl = VisualDLWriter(os.path.join(self.output_dir, "vdl"), enabled=bool(g["use_visualdl"]) and self.rank == 0)
         self._stop_signal = None
         self._skip_nan_allowed = int(g.get("skip_nan_steps", 0) or 0)
-        self._pending_losses = []  # (loss, epoch, step, global step, batch) not yet checked for finiteness
+        self._pending_losses = []  # (loss, epoch, step, global step, sample ids) not yet checked for finiteness
 
     # -- checkpoints -------------------------------------------------------------------------------------
     def _resume(self, prefix):
