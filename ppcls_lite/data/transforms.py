@@ -352,18 +352,15 @@ class NormalizeImage(TransformOp):
             # A uint8 image can take only 256 values per channel: look the float32 results up (same numbers
             # as the formula, bit for bit, in one pass instead of four).
             if self.order == "chw":
-                table = self._table()
-                out = np.stack([cv2.LUT(np.ascontiguousarray(img[c]), np.ascontiguousarray(table[:, :, c]))
-                                for c in range(3)])
+                out = self._lut_planes([np.ascontiguousarray(img[c]) for c in range(3)])
             else:
                 out = cv2.LUT(np.ascontiguousarray(img), self._table())
         else:
             out = (img.astype(np.float32) * self.scale - self.mean) / self.std
         if self.channel_num == 4:
-            axis = 0 if self.order == "chw" else 2
             pad_shape = list(out.shape)
-            pad_shape[axis] = 1
-            out = np.concatenate([out, np.zeros(pad_shape, np.float32)], axis=axis)
+            pad_shape[self._axis] = 1
+            out = np.concatenate([out, np.zeros(pad_shape, np.float32)], axis=self._axis)
         return out.astype(np.float16) if self.output_fp16 else out
 
     def to_chw(self, img):
@@ -371,12 +368,16 @@ class NormalizeImage(TransformOp):
         if self.order == "chw" or self.channel_num != 3 or self.output_fp16 or img.dtype != np.uint8 \
                 or img.ndim != 3 or img.shape[2] != 3:
             return None
+        return self._lut_planes(cv2.split(img))
+
+    def _lut_planes(self, planes):
+        """Three contiguous uint8 planes through their channel's table, written straight into a CHW array."""
         if self._planes_lut is None:
             table = self._table()
             self._planes_lut = [np.ascontiguousarray(table[:, :, c]) for c in range(3)]
-        out = np.empty((3,) + img.shape[:2], np.float32)
-        for c, plane in enumerate(cv2.split(img)):
-            cv2.LUT(plane, self._planes_lut[c], dst=out[c])  # written straight into the CHW plane: no transpose
+        out = np.empty((3,) + planes[0].shape, np.float32)
+        for c, plane in enumerate(planes):
+            cv2.LUT(plane, self._planes_lut[c], dst=out[c])
         return out
 
 
