@@ -3,7 +3,7 @@ import argparse
 import functools
 import sys
 
-from .errors import PpclsError
+from .errors import ConfigError, PpclsError
 
 
 def config_arg_parser(description):
@@ -13,6 +13,13 @@ def config_arg_parser(description):
     parser.add_argument("-o", "--override", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config key, e.g. -o Global.epochs=10 (repeatable)")
     return parser
+
+
+def require_config(args):
+    """The -c path; its absence is a ConfigError (not 'None: config file not found')."""
+    if not args.config:
+        raise ConfigError("-c CONFIG: required (a YAML config, e.g. -c configs/quickstart/resnet18_cifar10_mini.yaml)")
+    return args.config
 
 
 def user_errors_exit(main):

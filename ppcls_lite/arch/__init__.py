@@ -10,12 +10,12 @@ for _name in _FAMILY_MODULES:
 
 
 def build_model(name, pretrained=None, **kwargs):
-    """Build a registered variant; `pretrained` is a .pdparams path (a differing head is skipped)."""
+    """Build a registered variant; `pretrained` is a .pdparams path (fine-tuning: a differing head is skipped)."""
     model = get_model_factory(name)(**kwargs)
     if pretrained:
         from .pretrained import load_pretrained
 
-        load_pretrained(model, pretrained)
+        load_pretrained(model, pretrained, new_head=True)
     return model
 
 

@@ -35,8 +35,29 @@ def _summarise(keys, limit=5):
     return ", ".join(keys[:limit]) + more
 
 
-def load_pretrained(model, path):
-    """Load weights into `model`; returns the list of head keys skipped because class_num differs."""
+def _head_classes(shapes):
+    """Class count of a head from {key: shape} of its keys: the length of its 1-D entry (the bias)."""
+    for key in sorted(shapes):
+        if len(shapes[key]) == 1:
+            return int(shapes[key][0])
+    return int(shapes[sorted(shapes)[0]][-1]) if shapes else None
+
+
+def file_class_num(model, state):
+    """Class count of the head stored in `state` (a numpy state dict for `model`), or None if it has no head."""
+    prefixes = tuple(getattr(model, "head_prefixes", ()))
+    if not prefixes:
+        return None
+    return _head_classes({k: tuple(v.shape) for k, v in state.items() if k.startswith(prefixes)})
+
+
+def load_pretrained(model, path, new_head=False, class_num_key="Arch.class_num"):
+    """Load weights into `model`; returns the head keys skipped (only with new_head, when class_num differs).
+
+    new_head=False (evaluating, predicting, exporting: the model is used as trained): a head of another class
+    count is a WeightsError naming both counts and `class_num_key`. new_head=True (training / fine-tuning): the
+    head is skipped with a warning and keeps its fresh initialisation.
+    """
     path, state = load_state_file(path)
     state = model.adapt_state_dict(dict(state))
     own = model.state_dict()
@@ -59,8 +80,17 @@ def load_pretrained(model, path):
                 f"but {list(param.shape)} in the model"
             )
         to_load[key] = value
+    if skipped and not new_head:
+        theirs = _head_classes({k: tuple(state[k].shape) for k in skipped})
+        ours = _head_classes({k: tuple(own[k].shape) for k in skipped})
+        raise WeightsError(
+            f"{path}: the weights' head has {theirs} classes but the model has {ours} ({class_num_key} {ours}); "
+            f"set {class_num_key} to {theirs} to use these weights as trained (a new head is only made when "
+            "training from them)"
+        )
     if skipped:
-        logger.warning("%s: skipped head keys whose shape differs (other class_num): %s", path, ", ".join(skipped))
+        logger.warning("%s: skipped head keys whose shape differs (other class_num), the head starts fresh: %s",
+                       path, ", ".join(skipped))
     # Assigning tensor by tensor (rather than set_state_dict) keeps skipped keys free of Paddle's own warnings.
     for key, value in to_load.items():
         own[key].set_value(value.astype(str(own[key].dtype).replace("paddle.", ""), copy=False))

@@ -86,6 +86,18 @@ def model_params(factory):
     return found, False
 
 
+_ANNOTATION_SPECS = {float: "float", int: "int", bool: "bool", str: "str"}
+
+
+def _annotation_spec(component, key):
+    """The type spec a required parameter's annotation gives (`learning_rate: float`), else anything."""
+    try:
+        annotation = inspect.signature(component).parameters[key].annotation
+    except (TypeError, ValueError, KeyError):
+        return "any"
+    return _ANNOTATION_SPECS.get(annotation, "any")
+
+
 def _as_path(path):
     if isinstance(path, str):
         return tuple(int(p) if p.isdigit() else p for p in path.split(".")) if path else ()
@@ -128,7 +140,7 @@ def validate_component(path, name, kwargs, registry, *, what="component", name_p
             spec = extra[key]
         elif key in accepted:
             default = accepted[key]
-            spec = "any" if default is _EMPTY else spec_from_default(default)
+            spec = _annotation_spec(registry[name], key) if default is _EMPTY else spec_from_default(default)
         elif open_ended and tuple(str(p) for p in key_path) not in created:
             spec = "any"
         else:

@@ -1,7 +1,9 @@
 """Command-line overrides: `-o Optimizer.lr.learning_rate=0.01`, `-o Metric.Eval.0.TopkAcc.topk=[1]`.
 
 The value is parsed as one YAML literal with yaml.safe_load (numbers, booleans, null, [lists], {mappings},
-anything else stays a string); it is never evaluated. Number components of the key index into lists.
+anything else stays a string); it is never evaluated. Number components of the key index into lists. A mapping
+given for a key that holds a mapping is merged into it (`-o 'Global={epochs: 3}'` changes epochs only); `={}`
+empties it.
 """
 import copy
 import re
@@ -10,6 +12,7 @@ import yaml
 
 from ..errors import ConfigError
 from .checks import config_error, key_path, type_name
+from .loader import deep_merge
 
 _COMPONENT = re.compile(r"^[A-Za-z0-9_\-]+$")
 
@@ -57,7 +60,11 @@ def _set(config, keys, value):
             raise config_error(keys[:depth], f"holds a value of type {type_name(node)}, not a mapping or list, "
                                f"so {key_path(keys)} cannot be set")
         if last:
-            node[key] = value
+            if isinstance(node, dict) and isinstance(node.get(key), dict) and isinstance(value, dict) and value:
+                # `-o 'Global={epochs: 3}'` sets the keys given; the rest of the section stays (`={}` empties it)
+                node[key] = deep_merge(node[key], value)
+            else:
+                node[key] = value
         else:
             node = node[key]
     return created
@@ -73,7 +80,12 @@ def apply_overrides(config, overrides):
     created, applied = set(), {}
     for text in overrides or ():
         keys, value = parse_override(text)
-        new = _set(config, keys, value)
+        try:
+            new = _set(config, keys, value)
+        except ConfigError as err:
+            located = ConfigError(f"{err} (-o {text})")
+            located.key_path = getattr(err, "key_path", ())
+            raise located from None
         if new is not None:
             created.add(tuple(str(k) for k in new))
         applied[key_path(keys)] = text

@@ -151,6 +151,9 @@ INFER = {
     "batch_size": Field("int", 1, "images per inference batch", minimum=1),
     "transforms": Field("list", [], "transform ops, in order"),
     "PostProcess": Field("dict|null", None, "{name: Topk, topk, class_id_map_file, delimiter}"),
+    # ppcls_lite extension
+    "on_bad_image": Field("str", "error", "tools/infer.py: an undecodable image stops with an error (after the "
+                          "results of the images before it), or is skipped and listed", choices=("error", "skip")),
 }
 
 POSTPROCESS = {

@@ -10,7 +10,8 @@ import os
 
 from ..errors import ConfigError
 from . import schema as S
-from .checks import check_type, coerce_scientific, config_error, short_repr, suggest, type_name, unknown_key
+from .checks import (check_type, coerce_scientific, config_error, key_path, short_repr, suggest, type_name,
+                     unknown_key)
 from .components import REGISTRY_KINDS, load_registry, model_params, validate_component
 
 OPTIMIZER_INJECTED = ("learning_rate", "parameters", "model_list", "grad_clip", "epochs", "step_each_epoch")
@@ -24,9 +25,17 @@ class _Context:
         unknown = set(registries or {}) - set(REGISTRY_KINDS)
         if unknown:
             raise ValueError(f"unknown registry kinds {sorted(unknown)}; known: {list(REGISTRY_KINDS)}")
-        self.check_paths = check_paths
+        if isinstance(check_paths, (list, tuple, set, frozenset)):
+            self._path_prefixes = tuple(str(p) for p in check_paths)
+        else:
+            self._path_prefixes = ("",) if check_paths else ()
         self._registries = dict(registries or {})
         self.created = {tuple(str(p) for p in c) for c in created}
+
+    def checks_path(self, path):
+        """Whether the file or folder named at key path `path` must exist (the tool uses it)."""
+        dotted = key_path(path)
+        return any(not p or dotted == p or dotted.startswith(p + ".") for p in self._path_prefixes)
 
     def registry(self, kind):
         if kind not in self._registries:
@@ -62,7 +71,7 @@ def _check_field(path, value, field, ctx):
         raise config_error(path, f"must be >= {field.minimum}, got {value}")
     if field.length is not None and isinstance(value, list) and len(value) != field.length:
         raise config_error(path, f"expected {field.length} items, got {len(value)}")
-    if field.path and ctx.check_paths and isinstance(value, str):
+    if field.path and isinstance(value, str) and ctx.checks_path(path):
         _check_path(path, value, field.path)
     return value
 
@@ -258,7 +267,8 @@ def _infer(data, ctx):
 def validate_config(config, *, check_paths=True, registries=None, created=()):
     """Validate a merged config and return its normalized copy (see the module docstring).
 
-    check_paths: check that data folders/files and weights exist. registries: {kind: dict} replacing the
+    check_paths: check that data folders/files and weights exist: True (all), False (none), or the key-path
+    prefixes of what the tool uses (e.g. ("Global.pretrained_model", "DataLoader.Eval")). registries: {kind: dict} replacing the
     imported registries (kinds: components.REGISTRY_KINDS), e.g. for tests. created: key paths that -o
     overrides added (validation makes sure each is a known key). Raises ConfigError.
     """

@@ -20,8 +20,8 @@ from .rng import sample_rng
 from .image_io import ImageDecodeError
 from .transforms import build_transforms
 
-__all__ = ["DATASETS", "ImageNetDataset", "ImageFolder", "check_same_classes", "SampleKey", "Sample",
-           "SkippedSample", "FailedSample", "IMG_EXTENSIONS"]
+__all__ = ["DATASETS", "ImageNetDataset", "ImageFolder", "check_same_classes", "relabel_by_names", "SampleKey", "Sample",
+           "SkippedSample", "FailedSample", "IMG_EXTENSIONS", "read_and_transform"]
 
 IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm", ".pbm", ".gif")
 
@@ -92,25 +92,35 @@ class ClassificationDataset(paddle.io.Dataset):
             raise IndexError(f"sample index {index} out of range for {len(self.samples)} samples")
         path, label = self.samples[index]
         try:
-            with open(path, "rb") as f:
-                data = f.read()
-        except OSError as exc:
-            raise DataError(f"{path}: cannot read image ({exc.strerror or exc})") from None
-        rng = sample_rng(self.seed, epoch, index)
-        try:
-            img = self.transform(data, rng)
+            img = read_and_transform(path, self.transform, sample_rng(self.seed, epoch, index))
         except ImageDecodeError as exc:
-            if self.on_bad_image == "skip":
-                self.skipped.append(path)
-                return SkippedSample(index, path, str(exc), epoch, batch)
-            raise DataError(f"{path}: {exc}") from None
-        except PpclsError as exc:
-            raise type(exc)(f"{path}: {exc}") from None
-        except Exception as exc:  # a transform failed on this image: name the file and the cause
-            raise DataError(f"{path}: transform failed ({type(exc).__name__}: {exc})") from None
-        if self.transform.out_layout == "hwc":  # PaddleClas datasets hand CHW to the model
-            img = img.transpose(2, 0, 1)
-        return Sample(np.ascontiguousarray(img), label, index, epoch, batch, pad)
+            if self.on_bad_image != "skip":
+                raise
+            self.skipped.append(path)
+            return SkippedSample(index, path, str(exc), epoch, batch)
+        return Sample(img, label, index, epoch, batch, pad)
+
+
+def read_and_transform(path, transform, rng=None):
+    """Read, decode and transform one image file -> contiguous CHW array.
+
+    Every error starts with the file's path: ImageDecodeError for a file that is not a readable image (what
+    on_bad_image='skip' may skip), DataError / ConfigError for the rest (unreadable file, a transform failing).
+    """
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read image ({exc.strerror or exc})") from None
+    try:
+        img = transform(data, rng)
+    except PpclsError as exc:
+        raise type(exc)(f"{path}: {exc}") from None
+    except Exception as exc:  # a transform failed on this image: name the file and the cause
+        raise DataError(f"{path}: transform failed ({type(exc).__name__}: {exc})") from None
+    if transform.out_layout == "hwc":  # PaddleClas datasets hand CHW to the model
+        img = img.transpose(2, 0, 1)
+    return np.ascontiguousarray(img)
 
 
 def _read_label_list(path):
@@ -307,6 +317,32 @@ def check_same_classes(train_ds, val_ds):
         parts.append(f"only in {val_ds.source}: {', '.join(only_val[:10])}"
                      + (f" (+{len(only_val) - 10} more)" if len(only_val) > 10 else ""))
     raise DataError("train and val classes differ: " + "; ".join(parts))
+
+
+def relabel_by_names(dataset, class_names, model_source="the model"):
+    """Map a dataset's labels onto a model's label list by class name (in place).
+
+    A dataset whose names are only label numbers (a list file without label_list.txt) is taken to use the
+    model's numbering; its labels must then fit. A class the model does not know is a DataError naming it.
+    """
+    class_names = [str(n) for n in class_names]
+    if dataset.names_from == "labels":
+        if dataset.num_classes > len(class_names):
+            raise DataError(f"{dataset.source}: labels go up to {dataset.num_classes - 1} but {model_source} "
+                            f"has {len(class_names)} classes")
+        dataset.class_names = class_names
+        return
+    index = {name: i for i, name in enumerate(class_names)}
+    unknown = [n for n in dataset.class_names if n not in index]
+    if unknown:
+        raise DataError(f"{dataset.source}: class(es) {', '.join(unknown[:5])}"
+                        f"{f' (+{len(unknown) - 5} more)' if len(unknown) > 5 else ''} are not among the "
+                        f"{len(class_names)} classes of {model_source} ({', '.join(class_names[:10])}"
+                        f"{', ...' if len(class_names) > 10 else ''})")
+    remap = [index[n] for n in dataset.class_names]
+    dataset.samples = [(p, remap[lab]) for p, lab in dataset.samples]
+    dataset.class_names = class_names
+    dataset.names_from = "given"
 
 
 DATASETS = {"ImageNetDataset": ImageNetDataset, "ImageFolder": ImageFolder}

@@ -3,6 +3,7 @@
 Plain JPEGs go through libjpeg-turbo via simplejpeg, everything else through PIL."""
 import io
 import math
+import re
 import warnings
 
 import numpy as np
@@ -109,6 +110,9 @@ def _exif_orientation(data_or_img):
         return 1
 
 
+_BYTESIO = re.compile(r"\s*<_io\.BytesIO object at 0x[0-9a-fA-F]+>")
+
+
 def decode_image(data, draft_request=None):
     """Decode image bytes to a contiguous uint8 RGB HWC array.
 
@@ -140,6 +144,7 @@ def decode_image(data, draft_request=None):
         raise
     except Exception as exc:  # PIL raises many types (OSError, SyntaxError, ValueError, ...) on corrupt data
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        msg = _BYTESIO.sub("", msg)  # PIL names the in-memory buffer; the caller names the file
         raise ImageDecodeError(f"cannot decode image ({type(exc).__name__}: {msg})") from None
     if arr.ndim != 3 or arr.shape[2] != 3 or arr.shape[0] == 0 or arr.shape[1] == 0:
         raise ImageDecodeError(f"decoded to an unexpected shape {arr.shape}")

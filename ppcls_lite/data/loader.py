@@ -144,10 +144,14 @@ class Collate:
     loader thread leaves the main loop waiting forever.
     """
 
-    def __init__(self, batch_ops=None, seed=0, rank=0):
+    def __init__(self, batch_ops=None, seed=0, rank=0, samples=None):
         self.batch_ops = batch_ops
         self.seed = int(seed)
         self.rank = int(rank)
+        self.samples = samples  # the dataset's [(path, label)], to name files in errors
+
+    def _name(self, index):
+        return str(self.samples[index][0]) if self.samples is not None else f"sample {index}"
 
     @staticmethod
     def _empty(batch, status, skipped, message=""):
@@ -163,6 +167,10 @@ class Collate:
             msg = str(exc) if kind != "other" else f"{type(exc).__name__}: {exc}"
             return self._empty(batch, _KIND_CODE[kind], [], msg)
 
+    def check(self, items):
+        """Collate `items` in this process, raising the error a loader would pass on (for a check before training)."""
+        return self._collate(items)
+
     def _collate(self, items):
         for s in items:
             if isinstance(s, FailedSample):
@@ -177,10 +185,11 @@ class Collate:
             return self._empty(batch, _KIND_CODE["empty"], skipped)
         shapes = {s.image.shape for s in good}
         if len(shapes) > 1:
-            other = next(s.index for s in good if s.image.shape != good[0].image.shape)
-            raise DataError(f"images in one batch have different shapes {sorted(shapes)} (e.g. samples "
-                            f"{good[0].index} and {other}); add ResizeImage / CropImage / RandCropImage to "
-                            "transform_ops")
+            first = good[0]
+            other = next(s for s in good if s.image.shape != first.image.shape)
+            raise DataError(f"images in one batch have different shapes: {self._name(first.index)} is "
+                            f"{list(first.image.shape)}, {self._name(other.index)} is {list(other.image.shape)}; "
+                            "add ResizeImage / CropImage / RandCropImage to transform_ops")
         images = np.stack([s.image for s in good])
         if images.dtype != np.float16:
             images = images.astype(np.float32, copy=False)
@@ -228,6 +237,12 @@ class ClsDataLoader(paddle.io.DataLoader):
         self._skipped_set = set()
         self.num_skipped = 0
         self.position = 0
+
+    def check_first(self, n=8):
+        """Load and collate the first `n` samples here, in this process: a transform that cannot work on this data
+        (a crop larger than the images, images of mixed sizes) is the same DataError now, before any training."""
+        items = [self.dataset.load(i, 0, 0, False) for i in range(min(int(n), len(self.dataset)))]
+        self.collate_fn.check(items)
 
     def set_epoch(self, epoch):
         self.batch_sampler.set_epoch(epoch)
@@ -335,7 +350,7 @@ def build_dataloader(section, mode, *, seed=0, class_num=None, epoch=0, start_st
     shm = _bool(ld_cfg.get("use_shared_memory", True), f"{where}.loader.use_shared_memory")
 
     return ClsDataLoader(
-        dataset, sampler, Collate(batch_ops, seed=seed, rank=sampler.local_rank),
+        dataset, sampler, Collate(batch_ops, seed=seed, rank=sampler.local_rank, samples=dataset.samples),
         num_workers=workers, use_shared_memory=shm, worker_init_fn=_WorkerInit(int(seed), sampler),
         lockstep=sampler.nranks > 1 if lockstep is None else lockstep,
     )

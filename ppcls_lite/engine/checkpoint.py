@@ -186,9 +186,10 @@ def resolve_checkpoint(prefix, warn=None):
         return prev, states
 
 
-def load_checkpoint(prefix, model, optimizer=None, warn=None):
+def load_checkpoint(prefix, model, optimizer=None, warn=None, optimizer_name=None):
     """Verify and load a checkpoint (or its _prev fallback) into model (and optimizer); returns its .pdstates
-    dict, with the prefix actually loaded under 'loaded_from'."""
+    dict, with the prefix actually loaded under 'loaded_from'. optimizer_name (the config's Optimizer.name) must
+    be the one the checkpoint was trained with, when it records one."""
     prefix, states = resolve_checkpoint(prefix, warn)
     model_state = safe_load(prefix + ".pdparams")
     own = model.state_dict()
@@ -197,6 +198,17 @@ def load_checkpoint(prefix, model, optimizer=None, warn=None):
         raise WeightsError(f"{prefix}.pdparams: does not fit the model (first mismatch: '{bad[0]}')")
     model.set_state_dict(model_state)
     if optimizer is not None and "pdopt" in states["files"]:
-        optimizer.set_state_dict(optimizer_state_from_structured(safe_load(prefix + ".pdopt"), model))
+        saved = states.get("optimizer")
+        if optimizer_name and saved and saved != optimizer_name:
+            raise WeightsError(
+                f"{prefix}.pdopt: holds the state of a {saved} optimizer but Optimizer.name is {optimizer_name}; "
+                f"resume with Optimizer.name: {saved}, or start a new run from these weights with "
+                f"Global.pretrained_model={prefix} instead of Global.checkpoints"
+            )
+        try:
+            optimizer.set_state_dict(optimizer_state_from_structured(safe_load(prefix + ".pdopt"), model))
+        except (AssertionError, KeyError, ValueError, TypeError) as e:
+            raise WeightsError(f"{prefix}.pdopt: does not fit the optimizer of this config "
+                               f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None
     states["loaded_from"] = prefix
     return states

@@ -44,6 +44,28 @@ def broadcast_flag(value):
     return bool(t.numpy()[0])
 
 
+def broadcast_buffers(model, ema_shadow=None):
+    """Data parallel: give every rank rank 0's non-trainable state (BatchNorm running statistics), and the same
+    entries of an EMA shadow dict, as timm's distribute_bn does; a no-op with one process.
+
+    DataParallel keeps the trainable weights identical across ranks, but each rank updates its running
+    statistics on its own batches; only rank 0's are saved, so every rank must evaluate with those.
+    """
+    world_size, _ = world_info()
+    if world_size == 1:
+        return
+    own = model._layers if isinstance(model, paddle.DataParallel) else model
+    trainable = {n for n, p in own.named_parameters() if not p.stop_gradient}
+    state = own.state_dict()
+    with paddle.no_grad():
+        for name, tensor in state.items():
+            if name in trainable:
+                continue
+            dist.broadcast(tensor, src=0)
+            if ema_shadow is not None and name in ema_shadow:
+                dist.broadcast(ema_shadow[name], src=0)
+
+
 def convert_sync_batchnorm(model, device):
     """Arch.use_sync_bn: every BatchNorm becomes SyncBatchNorm (statistics over all ranks); GPU only in Paddle."""
     from ..errors import ConfigError

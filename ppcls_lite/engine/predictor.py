@@ -6,13 +6,17 @@ import numpy as np
 import paddle
 import paddle.nn.functional as F
 
-from ..errors import DataError
+from ..data.datasets import IMG_EXTENSIONS, read_and_transform
+from ..data.image_io import ImageDecodeError
+from ..errors import ConfigError, DataError
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif")
+IMAGE_EXTENSIONS = IMG_EXTENSIONS  # the same files count as images for training and for inference
 
 
 def list_images(path):
-    """One image file, or every image file under a folder (recursively, sorted)."""
+    """One image file, every image file under a folder (recursively, sorted), or the same for a list of them."""
+    if isinstance(path, (list, tuple)):
+        return [p for item in path for p in list_images(item)]
     if os.path.isfile(path):
         return [path]
     if not os.path.isdir(path):
@@ -26,10 +30,14 @@ def list_images(path):
     return found
 
 
-def read_label_names(path):
-    """PaddleClas class_id_map / label_list file ('<id> <name>' per line) -> {id: name}."""
+def read_label_names(path, key="--label-list"):
+    """PaddleClas class_id_map / label_list file ('<id> <name>' per line) -> {id: name}; `key` names the setting."""
+    if not os.path.isfile(path):
+        hint = (" (a path in PaddleClas's source tree? give this project's label list, or null for ids only)"
+                if "ppcls" in path else "")
+        raise ConfigError(f"{key}: file not found: {path}{hint}")
     names = {}
-    with open(path, encoding="utf-8") as f:
+    with open(path, encoding="utf-8", errors="replace") as f:
         for lineno, line in enumerate(f, 1):
             if not line.strip():
                 continue
@@ -40,30 +48,58 @@ def read_label_names(path):
     return names
 
 
-def predict_files(model, paths, transform, batch_size=8, topk=5, label_names=None, progress=False):
-    """Yield {'file', 'class_ids', 'scores', 'label_names'} per image, in order, batch by batch."""
+def predict_files(model, paths, transform, batch_size=8, topk=5, label_names=None, progress=False,
+                  on_bad_image="error", skipped=None):
+    """Yield {'file', 'class_ids', 'scores', 'label_names'} per image, in order, batch by batch.
+
+    An image that cannot be decoded is a DataError naming it, raised after the records of every image before
+    it; with on_bad_image='skip' it is left out and (path, reason) appended to `skipped`. Images the transforms
+    leave at different sizes are a DataError naming two of them.
+    """
     model.eval()
     label_names = label_names or {}
+    first_shape = None
     for start in range(0, len(paths), batch_size):
-        chunk = paths[start:start + batch_size]
-        batch = []
-        for p in chunk:
-            with open(p, "rb") as f:
-                data = f.read()
-            batch.append(transform(data, None))
-        with paddle.no_grad():
-            logits = model(paddle.to_tensor(np.stack(batch).astype("float32")))
-            if isinstance(logits, (list, tuple)):
-                logits = paddle.stack(list(logits)).mean(0)
-            probs = F.softmax(logits.astype("float32"), axis=-1)
-            k = min(topk, probs.shape[-1])
-            scores, ids = paddle.topk(probs, k=k, axis=-1)
-        for p, s, i in zip(chunk, scores.numpy(), ids.numpy()):
-            ids_list = [int(x) for x in i]
-            yield {"file": p, "class_ids": ids_list, "scores": [round(float(x), 6) for x in s],
-                   "label_names": [label_names.get(c, "") for c in ids_list]}
+        kept, arrays, failure = [], [], None
+        for p in paths[start:start + batch_size]:
+            try:
+                img = read_and_transform(p, transform)
+            except ImageDecodeError as exc:
+                if on_bad_image != "skip":
+                    failure = exc
+                    break
+                if skipped is not None:
+                    skipped.append((p, str(exc)))
+                continue
+            if first_shape is None:
+                first_shape = (p, img.shape)
+            elif img.shape != first_shape[1]:
+                failure = DataError(f"{p}: preprocessed to shape {list(img.shape)} but {first_shape[0]} to "
+                                    f"{list(first_shape[1])}; the inference transforms must give every image "
+                                    "one size (add ResizeImage / CropImage)")
+                break
+            kept.append(p)
+            arrays.append(img)
+        if arrays:
+            yield from _predict_batch(model, kept, arrays, topk, label_names)
+        if failure is not None:
+            raise failure
         if progress:
             done = min(start + batch_size, len(paths))
             sys.stderr.write(f"\rinfer {done}/{len(paths)} images")
             sys.stderr.write("\n" if done == len(paths) else "")
             sys.stderr.flush()
+
+
+def _predict_batch(model, paths, arrays, topk, label_names):
+    with paddle.no_grad():
+        logits = model(paddle.to_tensor(np.stack(arrays).astype("float32")))
+        if isinstance(logits, (list, tuple)):
+            logits = paddle.stack(list(logits)).mean(0)
+        probs = F.softmax(logits.astype("float32"), axis=-1)
+        k = min(topk, probs.shape[-1])
+        scores, ids = paddle.topk(probs, k=k, axis=-1)
+    for p, s, i in zip(paths, scores.numpy(), ids.numpy()):
+        ids_list = [int(x) for x in i]
+        yield {"file": p, "class_ids": ids_list, "scores": [round(float(x), 6) for x in s],
+               "label_names": [label_names.get(c, "") for c in ids_list]}

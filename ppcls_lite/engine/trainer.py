@@ -8,8 +8,8 @@ import time
 
 import numpy as np
 import paddle
+import yaml
 
-from ..arch import build_model
 from ..arch.pretrained import load_pretrained
 from ..data import ImageFolder, ImageNetDataset, build_dataloader, check_same_classes
 from ..errors import ConfigError, DataError, PpclsError
@@ -18,11 +18,13 @@ from ..metric import build_metric
 from ..optim import build_optimizer
 from .amp import resolve_amp
 from .checkpoint import load_checkpoint, save_checkpoint
-from .distributed import broadcast_flag, convert_sync_batchnorm, init_parallel_if_needed
+from .distributed import broadcast_buffers, broadcast_flag, convert_sync_batchnorm, init_parallel_if_needed
 from .ema import ModelEMA
 from .evaluator import evaluate
 from .logger import VisualDLWriter, image_grid, setup_logger
+from .output_dir import prepare_output_dir
 from .runtime import configure_runtime, step_seed
+from .trained_model import build_arch, model_info_from_config
 
 
 class TrainingInterrupted(Exception):
@@ -38,12 +40,6 @@ class NonFiniteLossError(PpclsError):
     """The training loss became NaN/Inf."""
 
 
-def build_arch(arch_cfg):
-    """Model from the Arch section (name + constructor kwargs)."""
-    kwargs = {k: v for k, v in arch_cfg.items() if k not in ("name", "use_sync_bn", "pretrained")}
-    return build_model(arch_cfg["name"], **kwargs)
-
-
 class Trainer:
     """Builds everything a config describes and runs `fit()`; rank 0 alone writes logs and checkpoints."""
 
@@ -55,6 +51,8 @@ class Trainer:
         self.device = configure_runtime(g)
         self.world_size, self.rank = init_parallel_if_needed()
         self.output_dir = g["output_dir"]
+        if self.rank == 0:
+            prepare_output_dir(self.output_dir, "Global.output_dir")
         self.logger = setup_logger(self.output_dir, self.rank)
         if self.device.message:
             self.logger.warning(self.device.message)
@@ -66,7 +64,7 @@ class Trainer:
         if config["Arch"].get("use_sync_bn") and self.world_size > 1:
             self.model = convert_sync_batchnorm(self.model, self.device.name)
         if g.get("pretrained_model"):
-            load_pretrained(self.model, g["pretrained_model"])
+            load_pretrained(self.model, g["pretrained_model"], new_head=True)  # fine-tuning: a new head if needed
         self.class_num = int(config["Arch"].get("class_num", 1000))
 
         loaders = config["DataLoader"]
@@ -82,11 +80,22 @@ class Trainer:
             )
         self.class_names = list(self.train_loader.dataset.class_names)
         self._check_datasets()
+        for loader in (self.train_loader, self.eval_loader):
+            if loader is not None:
+                loader.check_first()
+        self.model_info = model_info_from_config(config, self.class_names)
 
         self.loss_fn = build_loss(config["Loss"]["Train"])
         self.metric_fn = build_metric(config.get("Metric", {}).get("Train") or [{"TopkAcc": {"topk": [1, 5]}}])
         self.update_freq = int(g["update_freq"])
         self.steps_per_epoch = len(self.train_loader)
+        if self.update_freq > self.steps_per_epoch:
+            sampler = self.train_loader.batch_sampler
+            raise ConfigError(
+                f"Global.update_freq: {self.update_freq} is more than the {self.steps_per_epoch} iteration(s) of an "
+                f"epoch ({sampler.num_samples} samples per device in batches of {sampler.batch_size}); lower "
+                "Global.update_freq or DataLoader.Train.sampler.batch_size"
+            )
         self.epochs = int(g["epochs"])
         self.optimizer, self.lr_sched = build_optimizer(
             config["Optimizer"], self.epochs, self.steps_per_epoch // self.update_freq, self.model
@@ -106,8 +115,11 @@ class Trainer:
         if g.get("to_static"):
             self.train_model = paddle.jit.to_static(self.train_model)
 
+        # eval_pending: the epoch whose evaluation is due; its checkpoint is written before it runs, so an error
+        # found while evaluating loses no training, and a resume evaluates it first.
         self.state = {"epoch": 1, "step_in_epoch": 0, "global_step": 0, "best_metric": -1.0, "best_epoch": 0,
-                      "nan_steps_skipped": 0}
+                      "nan_steps_skipped": 0, "eval_pending": None}
+        self.resumed_from = None
         self._remove_unfinished_writes()
         if g.get("checkpoints"):
             self._resume(g["checkpoints"])
@@ -118,11 +130,19 @@ class Trainer:
 
     # -- checkpoints -------------------------------------------------------------------------------------
     def _resume(self, prefix):
-        states = load_checkpoint(prefix, self.model, self.optimizer, warn=self.logger.warning)
+        states = load_checkpoint(prefix, self.model, self.optimizer, warn=self.logger.warning,
+                                 optimizer_name=self.cfg["Optimizer"]["name"])
         prefix = states["loaded_from"]
+        self.resumed_from = prefix
         for key in self.state:
             if key in states:
                 self.state[key] = states[key]
+        trained = self.state["epoch"] - 1
+        if trained > self.epochs:
+            raise ConfigError(
+                f"Global.epochs: {self.epochs}, but checkpoint {prefix} has already trained {trained} epochs; give "
+                f"Global.epochs above {trained} to train on (tools/eval.py evaluates it as it is)"
+            )
         if self.ema is not None and states.get("ema") is not None:
             self.ema.set_state_dict(states["ema"])
         if self.scaler is not None and states.get("scaler"):
@@ -137,6 +157,8 @@ class Trainer:
         if self.rank != 0:
             return
         states = dict(self.state)
+        states["model_info"] = self.model_info
+        states["optimizer"] = self.cfg["Optimizer"]["name"]
         states["ema"] = self.ema.state_dict() if self.ema is not None else None
         states["scaler"] = self.scaler.state_dict() if self.scaler is not None else None
         if metric is not None:
@@ -307,16 +329,59 @@ class Trainer:
                                           "loss": ema_result.loss}, epoch)
         return result
 
+    def _run_pending_eval(self):
+        """Evaluate the epoch in state['eval_pending'] (its checkpoint is already written); update best_model and
+        write 'latest' again with the evaluation done."""
+        epoch = self.state["eval_pending"]
+        result = self.evaluate_with_context(epoch)
+        self.state["eval_pending"] = None
+        if result.top1 > self.state["best_metric"]:
+            self.state["best_metric"] = result.top1
+            self.state["best_epoch"] = epoch
+            self._save("best_model", metric=result.top1)
+            self.logger.info("[Eval][Epoch %d][best metric: %.5f]", epoch, result.top1)
+        self._save("latest")
+        return result
+
+    def evaluate_with_context(self, epoch):
+        """`evaluate(epoch)`; a user error found in it also says that the epoch's checkpoint is safe."""
+        try:
+            return self.evaluate(epoch)
+        except PpclsError as e:
+            latest = os.path.join(self.output_dir, "latest")
+            raise type(e)(f"{e} (while evaluating epoch {epoch}; its training is saved in {latest}: fix this and "
+                          f"resume with -o Global.checkpoints={latest}, which evaluates epoch {epoch} first)") from None
+
+    def _finished(self):
+        """True (with one log line) when a resumed run has no epoch left to train."""
+        if self.state["epoch"] <= self.epochs:
+            return False
+        best = (f"; best top1 {self.state['best_metric']:.5f} at epoch {self.state['best_epoch']}"
+                if self.state["best_epoch"] else "")
+        self.logger.info("nothing to train: checkpoint %s has finished all %d epochs of Global.epochs%s; raise "
+                         "Global.epochs to train longer", self.resumed_from, self.epochs, best)
+        return True
+
     def fit(self):
         """Train from the current state to Global.epochs; returns the last evaluation result (or None)."""
         g = self.cfg["Global"]
         self._write_label_map()
-        self.vdl.text("config", "```yaml\n" + json.dumps(self.cfg, indent=1, default=str) + "\n```")
+        self.vdl.text("config", "```yaml\n" + _as_yaml(self.cfg) + "```")
         previous = self._install_signal_handlers()
         print_every = max(int(g["print_batch_step"]), 1)
         last_result = None
         logged_images = self.state["global_step"] > 0
         try:
+            if self.state["eval_pending"] is not None:  # a resumed run whose last evaluation did not finish
+                if self.eval_loader is not None:
+                    last_result = self._run_pending_eval()
+                else:
+                    self.logger.warning("epoch %d's evaluation did not finish before the checkpoint was resumed; "
+                                        "evaluation is off in this config, so it is not run",
+                                        self.state["eval_pending"])
+                    self.state["eval_pending"] = None
+            if self._finished():
+                return last_result
             self.model.train()
             sampler = self.train_loader.batch_sampler
             while self.state["epoch"] <= self.epochs:
@@ -369,17 +434,17 @@ class Trainer:
                 self.state["epoch"] = epoch + 1
                 self.state["step_in_epoch"] = 0
                 self._log_skipped(self.train_loader, f"[Train][Epoch {epoch}]", skipped_before)
+                # What every rank evaluates is what rank 0 saves: its BatchNorm statistics (and EMA shadow).
+                broadcast_buffers(self.model, self.ema.shadow if self.ema is not None else None)
                 if self.eval_loader is not None and epoch % int(g["eval_interval"]) == 0:
-                    last_result = self.evaluate(epoch)
-                    if last_result.top1 > self.state["best_metric"]:
-                        self.state["best_metric"] = last_result.top1
-                        self.state["best_epoch"] = epoch
-                        self._save("best_model", metric=last_result.top1)
-                        self.logger.info("[Eval][Epoch %d][best metric: %.5f]", epoch, last_result.top1)
+                    self.state["eval_pending"] = epoch
+                # The epoch is on disk before its evaluation runs: an error found there loses no training.
                 if epoch % int(g["save_interval"]) == 0:
                     self._save(f"epoch_{epoch}")
                     self._prune_epoch_checkpoints(int(g.get("max_checkpoints", 0) or 0))
                 self._save("latest")
+                if self.state["eval_pending"] is not None:
+                    last_result = self._run_pending_eval()
                 self.vdl.flush()
         finally:
             for sig, h in previous.items():
@@ -417,6 +482,11 @@ class Trainer:
         mean = norm.get("mean", [0.485, 0.456, 0.406])
         std = norm.get("std", [0.229, 0.224, 0.225])
         self.vdl.image("train/sample_images", image_grid(images.numpy(), mean, std), step=0)
+
+
+def _as_yaml(config):
+    """The config as block YAML (via JSON, so tuples and other non-YAML values become plain lists / strings)."""
+    return yaml.safe_dump(json.loads(json.dumps(config, default=str)), sort_keys=False, default_flow_style=False)
 
 
 def _sample_location(ds, index):

@@ -58,8 +58,6 @@ def test_value_out_of_range_and_choices(full_config, fakes):
 
 
 def test_required_key_missing(full_config, write, fakes):
-    assert error_of(full_config, ["DataLoader.Train.sampler={shuffle: true}"], registries=fakes) == (
-        "DataLoader.Train.sampler.batch_size: required key missing (-o DataLoader.Train.sampler={shuffle: true})")
     path = write("c.yaml", "Global: {}\nArch: {class_num: 3}\n")
     assert error_of(path, registries=fakes) == f"Arch.name: required key missing ({path}:2)"
     path = write("b.yaml", "Global: {epochs: 1}\n")
@@ -175,3 +173,22 @@ def test_file_level_errors(write, tmp_path, fakes):
     assert error_of(path, registries=fakes).startswith(f"{path}:3: invalid YAML")
     path = write("list.yaml", "- Global\n")
     assert error_of(path, registries=fakes).startswith(f"{path}: the top level must be a mapping")
+
+
+def test_mapping_override_merges_into_the_section(full_config, fakes):
+    """`-o 'Global={epochs: 3}'` sets what it names and keeps the rest of the section (it used to replace it)."""
+    base = load_config(full_config, registries=fakes)
+    cfg = load_config(full_config, ["Global={epochs: 3, seed: 5}", "DataLoader.Train.sampler={shuffle: true}"],
+                      registries=fakes)
+    assert cfg["Global"]["epochs"] == 3 and cfg["Global"]["seed"] == 5
+    assert {k: v for k, v in cfg["Global"].items() if k not in ("epochs", "seed")} == {
+        k: v for k, v in base["Global"].items() if k not in ("epochs", "seed")}
+    sampler = cfg["DataLoader"]["Train"]["sampler"]
+    assert sampler["shuffle"] is True and sampler["batch_size"] == base["DataLoader"]["Train"]["sampler"]["batch_size"]
+    assert error_of(full_config, ["Global={epoch: 3}"], registries=fakes).startswith(
+        "Global.epoch: unknown key; did you mean 'epochs'?")
+
+
+def test_override_index_past_the_end_names_the_override(full_config, fakes):
+    assert error_of(full_config, ["Metric.Eval.5.TopkAcc.topk=[1]"], registries=fakes).endswith(
+        "(-o Metric.Eval.5.TopkAcc.topk=[1])")

@@ -176,8 +176,9 @@ def test_enospc_stops_train_with_one_line_and_resume_is_bitwise_identical(refere
 def test_corrupt_latest_resumes_from_previous_and_is_bitwise_identical(reference, tmp_path):
     cfg = small_config(str(tmp_path / "run"))
     out = output_of(cfg)
-    # the 8th write of latest fails: step 7's (step 5 is saved twice: mid-epoch and at the epoch's end)
-    proc = run_train(["-c", cfg], fault="enospc:latest.pdparams:7", marker=str(tmp_path / "marker"))
+    # the 9th write of latest fails: step 7's (step 5 is saved three times: mid-epoch, at the epoch's end before
+    # its evaluation, and after it)
+    proc = run_train(["-c", cfg], fault="enospc:latest.pdparams:8", marker=str(tmp_path / "marker"))
     assert proc.returncode == 2 and valid_step(os.path.join(out, "latest")) == 6, proc.stderr[-3000:]
     _flip_middle(os.path.join(out, "latest.pdparams"))
     resumed = run_train(["-c", cfg, "-o", f"Global.checkpoints={os.path.join(out, 'latest')}"])

@@ -1,0 +1,117 @@
+"""A model used as trained (eval, infer, export): built, its weights loaded with a matching head, and what its
+checkpoint says about it -- the Arch it was built from, its class names and its evaluation preprocessing.
+
+The trainer stores that description as `model_info` in every checkpoint's `.pdstates`
+(`model_info_from_config`), so `tools/eval.py --weights output/best_model` scores the model with the transforms
+and the label map of its training-time evaluation, not a guess.
+"""
+import copy
+import os
+from dataclasses import dataclass, field
+
+from ..arch import build_model
+from ..arch.pretrained import file_class_num, load_pretrained, load_state_file
+from ..data.presets import eval_transform_ops
+from ..errors import ConfigError, WeightsError
+from ..serialization import safe_load
+
+_NOT_MODEL_KWARGS = ("name", "use_sync_bn", "pretrained")
+
+
+def build_arch(arch_cfg):
+    """Model from the Arch section (name + constructor kwargs)."""
+    kwargs = {k: v for k, v in arch_cfg.items() if k not in _NOT_MODEL_KWARGS}
+    return build_model(arch_cfg["name"], **kwargs)
+
+
+def model_info_from_config(config, class_names):
+    """What a checkpoint records about its model: Arch, class names, eval transforms, input shape."""
+    eval_section = (config.get("DataLoader") or {}).get("Eval") or {}
+    eval_ops = (eval_section.get("dataset") or {}).get("transform_ops")
+    infer_ops = (config.get("Infer") or {}).get("transforms")
+    return {
+        "arch": copy.deepcopy(dict(config["Arch"])),
+        "class_names": [str(n) for n in class_names],
+        "eval_transforms": copy.deepcopy(eval_ops or infer_ops or None),
+        "image_shape": list(config["Global"]["image_shape"]),
+    }
+
+
+def checkpoint_prefix(weights):
+    """'out/best_model' for 'out/best_model' or 'out/best_model.pdparams'."""
+    weights = os.fspath(weights)
+    return weights[: -len(".pdparams")] if weights.endswith(".pdparams") else weights
+
+
+def read_model_info(weights):
+    """The model_info of the checkpoint whose weights are `weights` (its .pdstates beside them), or None."""
+    states_path = checkpoint_prefix(weights) + ".pdstates"
+    if not os.path.isfile(states_path):
+        return None
+    states = safe_load(states_path)
+    info = states.get("model_info") if isinstance(states, dict) else None
+    return info if isinstance(info, dict) else None
+
+
+def load_for_use(arch_cfg, weights, class_num_key="Arch.class_num"):
+    """Build `arch_cfg` and load `weights` as trained: a head of another class count is a WeightsError."""
+    if not weights:
+        raise ConfigError("Global.pretrained_model: required (e.g. -o Global.pretrained_model=output/best_model)")
+    model = build_arch(arch_cfg)
+    load_pretrained(model, weights, new_head=False, class_num_key=class_num_key)
+    return model
+
+
+@dataclass
+class TrainedModel:
+    """A loaded model with what is known about it (class_names / eval_transforms None when unknown)."""
+
+    model: object
+    arch: dict
+    class_names: list = None
+    eval_transforms: list = None
+    preprocessing: str = ""  # where eval_transforms came from, for the log
+    info: dict = field(default_factory=dict)
+
+    @property
+    def class_num(self):
+        return int(self.arch.get("class_num", 1000))
+
+
+def load_trained_model(weights, model_name=None, class_num=None, img_size=None):
+    """Quick mode (no config): the model of `weights`, described by its checkpoint where it has one.
+
+    Arch and class names come from the checkpoint's model_info, else from `model_name` and the head in the
+    weights file; `class_num` (the user's --class-num) must then match the file. Preprocessing: the standard
+    resize/crop at `img_size` when given, else the checkpoint's training-time eval transforms, else the standard
+    ImageNet ones at 224.
+    """
+    info = read_model_info(weights) or {}
+    if info:
+        arch = dict(info["arch"])
+        if model_name and model_name != arch["name"]:
+            raise ConfigError(f"--model: {model_name}, but {checkpoint_prefix(weights)} was trained as "
+                              f"{arch['name']} (leave --model out to use the checkpoint's)")
+    elif model_name:
+        arch = {"name": model_name}
+    else:
+        raise ConfigError(f"--model: required, {weights} is not a ppcls_lite checkpoint that names its model")
+    if class_num:
+        arch["class_num"] = int(class_num)
+    elif not info:
+        path, state = load_state_file(weights)
+        probe = build_arch(dict(arch, class_num=1))
+        found = file_class_num(probe, probe.adapt_state_dict(dict(state)))
+        arch["class_num"] = found if found is not None else 0
+    model = load_for_use(arch, weights, class_num_key="--class-num")
+    names = info.get("class_names")
+    if names is not None and len(names) != int(arch.get("class_num", 1000)):
+        raise WeightsError(f"{checkpoint_prefix(weights)}.pdstates: lists {len(names)} class names for a "
+                           f"{arch.get('class_num')}-class model")
+    if img_size:
+        ops, source = eval_transform_ops(int(img_size)), f"standard resize/crop at --img-size {img_size}"
+    elif info.get("eval_transforms"):
+        ops, source = info["eval_transforms"], f"the training-time evaluation of {checkpoint_prefix(weights)}"
+    else:
+        ops, source = eval_transform_ops(224), "standard ImageNet resize 256 / crop 224 (no checkpoint info)"
+    return TrainedModel(model, arch, names, ops, source, info)
