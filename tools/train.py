@@ -4,7 +4,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from ppcls_lite.cli import config_arg_parser, user_errors_exit  # noqa: E402
+from ppcls_lite.cli import config_arg_parser, require_config, user_errors_exit  # noqa: E402
 
 
 @user_errors_exit
@@ -13,7 +13,7 @@ def main(argv=None):
     from ppcls_lite.config import load_config
     from ppcls_lite.engine.trainer import Trainer, TrainingInterrupted
 
-    config = load_config(args.config, args.override)
+    config = load_config(require_config(args), args.override)
     trainer = Trainer(config)
     try:
         result = trainer.fit()

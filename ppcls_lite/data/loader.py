@@ -21,6 +21,7 @@ from .batch_ops import build_batch_ops
 from .datasets import DATASETS, FailedSample, Sample, SampleKey, SkippedSample
 from .rng import batch_rng, sampler_rng, worker_seed
 from .transforms import _construct
+from .worker_guard import WorkerGuard
 
 __all__ = ["ResumableBatchSampler", "ClsDataLoader", "Collate", "build_dataloader", "SAMPLER_NAMES"]
 
@@ -202,13 +203,17 @@ class Collate:
 
 
 class _WorkerInit:
-    """Seed numpy and `random` in each worker from (seed, epoch, worker id)."""
+    """In each worker: die with the parent (WorkerGuard), then seed numpy and `random` from (seed, epoch,
+    worker id)."""
 
-    def __init__(self, seed, sampler):
+    def __init__(self, seed, sampler, guard=None):
         self.seed = seed
         self.sampler = sampler
+        self.guard = guard
 
     def __call__(self, worker_id):
+        if self.guard is not None:
+            self.guard.in_worker()
         s = worker_seed(self.seed, self.sampler.epoch, worker_id)
         np.random.seed(s)
         random.seed(s)
@@ -229,7 +234,8 @@ class ClsDataLoader(paddle.io.DataLoader):
     """
 
     def __init__(self, dataset, batch_sampler, collate_fn, num_workers=0, use_shared_memory=True,
-                 worker_init_fn=None, lockstep=False):
+                 worker_init_fn=None, lockstep=False, guard=None):
+        self.guard = guard  # WorkerGuard, started before workers are forked
         super().__init__(dataset, batch_sampler=batch_sampler, collate_fn=collate_fn, num_workers=num_workers,
                          use_shared_memory=use_shared_memory, worker_init_fn=worker_init_fn, return_list=True)
         self.lockstep = bool(lockstep)
@@ -252,6 +258,8 @@ class ClsDataLoader(paddle.io.DataLoader):
 
     def __iter__(self):
         self.position = self.batch_sampler.start_step
+        if self.guard is not None and self.num_workers > 0:
+            self.guard.start()
         for images, labels, indices, meta in super().__iter__():
             meta = np.asarray(meta.numpy() if hasattr(meta, "numpy") else meta).reshape(-1)
             batch, status, k = int(meta[0]), int(meta[1]), int(meta[2])
@@ -349,8 +357,9 @@ def build_dataloader(section, mode, *, seed=0, class_num=None, epoch=0, start_st
         raise ConfigError(f"{where}.loader.num_workers: must be an integer >= 0, got {workers!r}")
     shm = _bool(ld_cfg.get("use_shared_memory", True), f"{where}.loader.use_shared_memory")
 
+    guard = WorkerGuard() if workers > 0 else None
     return ClsDataLoader(
         dataset, sampler, Collate(batch_ops, seed=seed, rank=sampler.local_rank, samples=dataset.samples),
-        num_workers=workers, use_shared_memory=shm, worker_init_fn=_WorkerInit(int(seed), sampler),
-        lockstep=sampler.nranks > 1 if lockstep is None else lockstep,
+        num_workers=workers, use_shared_memory=shm, worker_init_fn=_WorkerInit(int(seed), sampler, guard),
+        lockstep=sampler.nranks > 1 if lockstep is None else lockstep, guard=guard,
     )

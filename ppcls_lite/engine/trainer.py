@@ -40,6 +40,28 @@ class NonFiniteLossError(PpclsError):
     """The training loss became NaN/Inf."""
 
 
+class PeerLostError(PpclsError):
+    """Data parallel: a collective or the data loader failed because another rank died (or the launcher is
+    stopping the job); one line instead of the traceback of whichever call noticed."""
+
+    exit_code = 1
+
+
+# What gloo / NCCL / Paddle's loader say when the other end of the job has gone away.
+_PEER_FAILURE_MARKERS = ("connection reset by peer", "connection closed by peer", "connection refused",
+                         "broken pipe", "socket closed", "timed out", "nccl", "gloo", "dataloader worker")
+
+
+def _is_peer_failure(exc):
+    text = str(exc).lower()
+    return any(m in text for m in _PEER_FAILURE_MARKERS)
+
+
+def _first_line(exc):
+    text = str(exc).strip().splitlines()
+    return text[-1].strip() if text else type(exc).__name__
+
+
 class Trainer:
     """Builds everything a config describes and runs `fit()`; rank 0 alone writes logs and checkpoints."""
 
@@ -446,6 +468,14 @@ class Trainer:
                 if self.state["eval_pending"] is not None:
                     last_result = self._run_pending_eval()
                 self.vdl.flush()
+        except (RuntimeError, SystemError, OSError) as e:
+            if self.world_size > 1 and (self._stop_signal is not None or _is_peer_failure(e)):
+                raise PeerLostError(
+                    f"rank {self.rank} of {self.world_size}: stopped because another process of the data-parallel "
+                    f"job is gone ({_first_line(e)}); the log of the process that failed first (workerlog.N) says "
+                    f"why; resume with -o Global.checkpoints={os.path.join(self.output_dir, 'latest')}"
+                ) from None
+            raise
         finally:
             for sig, h in previous.items():
                 signal.signal(sig, h)
