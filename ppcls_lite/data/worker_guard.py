@@ -5,10 +5,13 @@ process is killed with SIGKILL (which runs no Python code, so no cleanup of its 
   `kill -9` of the training process does not leave its workers running, parented to init.
 - A small reaper process (this file run as a script: no Paddle, a few MB) reads a pipe whose write end the
   parent holds. Each worker writes its pid into the pipe and closes its copy. When the parent is gone the pipe
-  reaches end-of-file; the reaper then kills any reported worker still alive (where PDEATHSIG is missing),
-  waits for them, and removes their Paddle shared-memory segments (`/dev/shm/paddle_<pid>_*`): batches a killed
-  worker had prepared and nobody will ever read. After a normal exit it finds nothing to do.
+  reaches end-of-file; after an abrupt end the reaper kills any reported worker still alive (where PDEATHSIG
+  is missing); either way it waits for them, and removes their Paddle shared-memory segments (`/dev/shm/paddle_<pid>_*`): batches a killed
+  worker had prepared and nobody will ever read. After a normal exit (the parent writes "exit" first) it finds
+  nothing to do; after a death with workers still running it writes one `error:` line to the parent's stderr,
+  so a log cut short by a SIGKILL or a C++ abort says what happened.
 """
+import atexit
 import os
 import signal
 import subprocess
@@ -16,6 +19,7 @@ import sys
 import time
 
 _PR_SET_PDEATHSIG = 1
+_CLEAN_EXIT = b"exit\n"
 _SHM_DIR = "/dev/shm"
 
 
@@ -48,8 +52,7 @@ class WorkerGuard:
         try:
             # A session of its own: a Ctrl-C or a kill of the process group does not stop the cleanup.
             self._reaper = subprocess.Popen([sys.executable, os.path.abspath(__file__), str(os.getpid())],
-                                            stdin=read_fd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                            start_new_session=True)
+                                            stdin=read_fd, stdout=subprocess.DEVNULL, start_new_session=True)
         except OSError:
             os.close(write_fd)
             self._reaper = None
@@ -57,6 +60,7 @@ class WorkerGuard:
         finally:
             os.close(read_fd)
         self._parent, self._write_fd = os.getpid(), write_fd
+        atexit.register(self.close)
 
     def in_worker(self):
         """In a freshly forked worker: die with the parent; report this pid to the reaper."""
@@ -75,6 +79,7 @@ class WorkerGuard:
         """Close the parent's end of the pipe: the reaper cleans up what is left and exits."""
         if self._write_fd is not None and self._parent == os.getpid():
             try:
+                os.write(self._write_fd, _CLEAN_EXIT)
                 os.close(self._write_fd)
             except OSError:
                 pass
@@ -97,15 +102,18 @@ def _start_time(pid):
 
 
 def _reap(parent, stream):
-    workers = {}
+    workers, clean = {}, False
     for line in stream:  # returns at end-of-file: the parent and every worker have closed their ends
+        if line == _CLEAN_EXIT:
+            clean = True
+            continue
         try:
             pid = int(line)
         except ValueError:
             continue
         workers[pid] = _start_time(pid)
     alive = {pid for pid, start in workers.items() if start is not None and _start_time(pid) == start}
-    for pid in alive:
+    for pid in alive if not clean else ():  # after a clean exit the loader ends its own workers
         try:
             os.kill(pid, signal.SIGKILL)
         except OSError:
@@ -114,17 +122,23 @@ def _reap(parent, stream):
     while alive and time.time() < deadline:
         alive = {pid for pid in alive if _start_time(pid) == workers[pid]}
         time.sleep(0.05)
+    removed = 0
     for pid in [parent, *workers]:
         prefix = f"paddle_{pid}_"
         try:
             names = [n for n in os.listdir(_SHM_DIR) if n.startswith(prefix)]
         except OSError:
-            return
+            break
         for name in names:
             try:
                 os.unlink(os.path.join(_SHM_DIR, name))
+                removed += 1
             except OSError:
                 pass
+    if not clean and workers:
+        sys.stderr.write(f"error: process {parent} ended abruptly (killed, or aborted: see above); its data loader "
+                         f"worker processes are stopped and {removed} shared-memory segment(s) removed\n")
+        sys.stderr.flush()
 
 
 if __name__ == "__main__":

@@ -190,8 +190,10 @@ def test_loading_errors_reach_the_main_process(small_tree, workers):
     mixed = section(small_tree, [{"DecodeImage": None}], bs=8, shuffle=False, workers=workers)
     os.remove(os.path.join(small_tree, "dog", "text.jpg"))
     write(os.path.join(small_tree, "dog", "big.png"), png_bytes(Image.fromarray(np.zeros((40, 40, 3), np.uint8))))
-    with pytest.raises(DataError, match="images in one batch have different shapes"):
+    with pytest.raises(DataError, match="images in one batch have different shapes") as err:
         collect(build_dataloader(mixed, "Eval"))
+    assert os.path.join(small_tree, "dog", "big.png") in str(err.value)  # the files, not sample indices
+    assert "big.png is [3, 40, 40]" in str(err.value)
 
 
 def test_worker_init_seeds_from_seed_epoch_worker():

@@ -198,3 +198,38 @@ def test_sync_bn_on_cpu_launch_is_a_clear_error(tmp_path):
     proc = _launch(tmp_path, "train.py", "-c", cfg)
     assert proc.returncode != 0
     assert "error: Arch.use_sync_bn: SyncBatchNorm has no CPU kernel" in _worker_logs(tmp_path, "launch")
+
+
+def _eval_line(log, epoch):
+    line = next(x for x in log.splitlines() if f"[Eval][Epoch {epoch}][Avg]" in x)
+    return {k: float(line.split(f"{k}: ")[1].split(",")[0]) for k in ("top1", "top5", "CELoss")}
+
+
+def test_evaluation_during_data_parallel_training_is_of_the_saved_model(tmp_path):
+    """ResNet18 has BatchNorm: each rank's running statistics drift apart during data-parallel training. Every
+    rank must evaluate rank 0's (the saved ones), so the logged metric is the saved model's: equal to the
+    single-process evaluation of the saved weights, and to a 2-process evaluation of them."""
+    cfg = tiny_config(tmp_path, train_per_class=6, val_per_class=3, batch_size=6, epochs=2,
+                      extra_global={"use_visualdl": False})
+    c = yaml.safe_load(open(cfg))
+    c["Optimizer"]["lr"]["learning_rate"] = 0.005  # a model that learns something, not a diverged one
+    with open(cfg, "w") as f:
+        yaml.safe_dump(c, f)
+    out = tmp_path / "dp"
+    dp = _launch(tmp_path, "train.py", "-c", cfg, "-o", f"Global.output_dir={out}")
+    assert dp.returncode == 0, _worker_logs(tmp_path, "launch")[-3000:]
+    logged = _eval_line(open(out / "train.log").read(), 2)
+    single = _run([sys.executable, os.path.join(ROOT, "tools", "eval.py"), "-c", cfg,
+                   "-o", f"Global.pretrained_model={out / 'epoch_2'}", "-o", f"Global.output_dir={tmp_path / 'single'}"])
+    assert single.returncode == 0, single.stderr[-3000:]
+    multi = _launch(tmp_path, "eval.py", "-c", cfg, "-o", f"Global.pretrained_model={out / 'epoch_2'}",
+                    "-o", f"Global.output_dir={tmp_path / 'multi'}", tag="eval")
+    assert multi.returncode == 0, _worker_logs(tmp_path, "eval")[-3000:]
+    a = json.load(open(tmp_path / "single" / "eval_metrics.json"))
+    b = json.load(open(tmp_path / "multi" / "eval_metrics.json"))
+    assert a["num_samples"] == b["num_samples"] == 30
+    assert a["confusion_matrix"] == b["confusion_matrix"] and a["per_class_accuracy"] == b["per_class_accuracy"]
+    assert (a["top1"], a["top5"]) == (b["top1"], b["top5"]) and abs(a["loss"] - b["loss"]) < 1e-6
+    # the training log prints 5 decimals
+    assert (logged["top1"], logged["top5"]) == (round(a["top1"], 5), round(a["top5"], 5))
+    assert abs(logged["CELoss"] - a["loss"]) <= 6e-6, (logged, a["loss"])

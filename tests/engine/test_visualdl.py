@@ -9,6 +9,7 @@ import urllib.parse
 import urllib.request
 
 import pytest
+import yaml
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -65,6 +66,15 @@ def test_visualdl_server_serves_logged_scalars(trained_run):
         assert len(top1) == 1 and 0.0 <= top1[0][2] <= 1.0
         assert "train/sample_images" in _get(port, "image/tags")["tags"][0]
         assert "config" in _get(port, "text/tags")["tags"][0]
+        url = f"http://127.0.0.1:{port}/app/api/text/text?" + urllib.parse.urlencode(
+            {"run": run, "tag": "config", "index": 0})
+        with urllib.request.urlopen(url, timeout=5) as r:
+            text = r.read().decode()
+        # the config as block YAML inside the fence, readable line by line, not one JSON blob
+        assert text.startswith("```yaml\nGlobal:\n") and text.endswith("```")
+        logged = yaml.safe_load(text[len("```yaml\n"):-len("```")])
+        assert logged["Global"]["epochs"] == 1 and logged["Arch"] == {"name": "ResNet18", "class_num": 10,
+                                                                       "pretrained": False, "use_sync_bn": False}
     finally:
         server.terminate()
         server.wait(timeout=30)
