@@ -30,8 +30,9 @@ def load_config(path, overrides=(), *, check_paths=True, registries=None):
 
     check_paths: check that data folders/files and weights named in the config exist: True (all), False (tests,
     or a config prepared on another machine), or key-path prefixes of what the tool uses, e.g.
-    ("Global.pretrained_model", "DataLoader.Eval") for evaluation. registries: {kind: {name: class}} used instead of the package registries
-    (kinds: models, transforms, batch_ops, datasets, losses, metrics, optimizers, lr_schedules).
+    ("Global.pretrained_model", "DataLoader.Eval") for evaluation. registries: {kind: {name: class}} used
+    instead of the package registries (kinds: models, transforms, batch_ops, datasets, losses, metrics,
+    optimizers, lr_schedules).
     Raises ConfigError; its message starts with the key path and ends with where the value was written.
     """
     if isinstance(overrides, str):

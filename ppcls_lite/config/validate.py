@@ -268,9 +268,9 @@ def validate_config(config, *, check_paths=True, registries=None, created=()):
     """Validate a merged config and return its normalized copy (see the module docstring).
 
     check_paths: check that data folders/files and weights exist: True (all), False (none), or the key-path
-    prefixes of what the tool uses (e.g. ("Global.pretrained_model", "DataLoader.Eval")). registries: {kind: dict} replacing the
-    imported registries (kinds: components.REGISTRY_KINDS), e.g. for tests. created: key paths that -o
-    overrides added (validation makes sure each is a known key). Raises ConfigError.
+    prefixes of what the tool uses (e.g. ("Global.pretrained_model", "DataLoader.Eval")). registries: {kind: dict}
+    replacing the imported registries (kinds: components.REGISTRY_KINDS), e.g. for tests. created: key paths
+    that -o overrides added (validation makes sure each is a known key). Raises ConfigError.
     """
     if not isinstance(config, dict):
         raise ConfigError("the config must be a mapping of sections (Global, Arch, ...)")

@@ -20,8 +20,8 @@ from .rng import sample_rng
 from .image_io import ImageDecodeError
 from .transforms import build_transforms
 
-__all__ = ["DATASETS", "ImageNetDataset", "ImageFolder", "check_same_classes", "relabel_by_names", "SampleKey", "Sample",
-           "SkippedSample", "FailedSample", "IMG_EXTENSIONS", "read_and_transform"]
+__all__ = ["DATASETS", "ImageNetDataset", "ImageFolder", "check_same_classes", "relabel_by_names", "SampleKey",
+           "Sample", "SkippedSample", "FailedSample", "IMG_EXTENSIONS", "read_and_transform"]
 
 IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm", ".pbm", ".gif")
 

@@ -6,10 +6,10 @@ process is killed with SIGKILL (which runs no Python code, so no cleanup of its 
 - A small reaper process (this file run as a script: no Paddle, a few MB) reads a pipe whose write end the
   parent holds. Each worker writes its pid into the pipe and closes its copy. When the parent is gone the pipe
   reaches end-of-file; after an abrupt end the reaper kills any reported worker still alive (where PDEATHSIG
-  is missing); either way it waits for them, and removes their Paddle shared-memory segments (`/dev/shm/paddle_<pid>_*`): batches a killed
-  worker had prepared and nobody will ever read. After a normal exit (the parent writes "exit" first) it finds
-  nothing to do; after a death with workers still running it writes one `error:` line to the parent's stderr,
-  so a log cut short by a SIGKILL or a C++ abort says what happened.
+  is missing); either way it waits for them, and removes their Paddle shared-memory segments
+  (`/dev/shm/paddle_<pid>_*`): batches a killed worker had prepared and nobody will ever read. After a normal
+  exit (the parent writes "exit" first) it finds nothing to do; after an abrupt end it writes one `error:` line
+  to the parent's stderr, so a log cut short by a SIGKILL or a C++ abort says what happened.
 """
 import atexit
 import os

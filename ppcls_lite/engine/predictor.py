@@ -8,7 +8,7 @@ import paddle.nn.functional as F
 
 from ..data.datasets import IMG_EXTENSIONS, read_and_transform
 from ..data.image_io import ImageDecodeError
-from ..errors import ConfigError, DataError
+from ..errors import ConfigError, DataError, PpclsError
 
 IMAGE_EXTENSIONS = IMG_EXTENSIONS  # the same files count as images for training and for inference
 
@@ -64,8 +64,8 @@ def predict_files(model, paths, transform, batch_size=8, topk=5, label_names=Non
         for p in paths[start:start + batch_size]:
             try:
                 img = read_and_transform(p, transform)
-            except ImageDecodeError as exc:
-                if on_bad_image != "skip":
+            except PpclsError as exc:  # named by its path; the images before it are still reported
+                if on_bad_image != "skip" or not isinstance(exc, ImageDecodeError):
                     failure = exc
                     break
                 if skipped is not None:

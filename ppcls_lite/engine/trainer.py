@@ -57,7 +57,7 @@ def _is_peer_failure(exc):
     return any(m in text for m in _PEER_FAILURE_MARKERS)
 
 
-def _first_line(exc):
+def _last_line(exc):
     text = str(exc).strip().splitlines()
     return text[-1].strip() if text else type(exc).__name__
 
@@ -355,7 +355,7 @@ class Trainer:
         """Evaluate the epoch in state['eval_pending'] (its checkpoint is already written); update best_model and
         write 'latest' again with the evaluation done."""
         epoch = self.state["eval_pending"]
-        result = self.evaluate_with_context(epoch)
+        result = self._evaluate_guarded(epoch)
         self.state["eval_pending"] = None
         if result.top1 > self.state["best_metric"]:
             self.state["best_metric"] = result.top1
@@ -365,7 +365,7 @@ class Trainer:
         self._save("latest")
         return result
 
-    def evaluate_with_context(self, epoch):
+    def _evaluate_guarded(self, epoch):
         """`evaluate(epoch)`; a user error found in it also says that the epoch's checkpoint is safe."""
         try:
             return self.evaluate(epoch)
@@ -472,7 +472,7 @@ class Trainer:
             if self.world_size > 1 and (self._stop_signal is not None or _is_peer_failure(e)):
                 raise PeerLostError(
                     f"rank {self.rank} of {self.world_size}: stopped because another process of the data-parallel "
-                    f"job is gone ({_first_line(e)}); the log of the process that failed first (workerlog.N) says "
+                    f"job is gone ({_last_line(e)}); the log of the process that failed first (workerlog.N) says "
                     f"why; resume with -o Global.checkpoints={os.path.join(self.output_dir, 'latest')}"
                 ) from None
             raise
