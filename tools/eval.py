@@ -56,7 +56,7 @@ def main(argv=None):
     from ppcls_lite.engine.logger import setup_logger
     from ppcls_lite.engine.output_dir import prepare_output_dir
     from ppcls_lite.engine.runtime import configure_runtime
-    from ppcls_lite.engine.trained_model import load_for_use, load_trained_model
+    from ppcls_lite.engine.trained_model import describe_weights, load_for_use
     from ppcls_lite.errors import ConfigError, DataError
 
     trained = None
@@ -65,8 +65,7 @@ def main(argv=None):
         if config["DataLoader"] is None or config["DataLoader"]["Eval"] is None:
             raise ConfigError("DataLoader.Eval: required for evaluation")
     elif args.data and args.weights:
-        configure_runtime({"device": "cpu"})
-        trained = load_trained_model(args.weights, args.model, args.class_num, args.img_size)
+        trained = describe_weights(args.weights, args.model, args.class_num, args.img_size)
         config = validate_config(quick_config(args.data, trained.arch, args.weights, trained.eval_transforms,
                                               args.batch_size, args.image_root, args.output_dir),
                                  check_paths=PATHS_USED)
@@ -84,7 +83,7 @@ def main(argv=None):
         logger.info("preprocessing: %s", trained.preprocessing)
         if trained.class_names is not None:
             relabel_by_names(dataset, trained.class_names, f"{args.weights} (its label list)")
-        model = trained.model
+        model = trained.build()
     else:
         model = load_for_use(config["Arch"], g["pretrained_model"])
     class_num = int(config["Arch"].get("class_num", 1000))

@@ -39,7 +39,7 @@ def main(argv=None):
     from ppcls_lite.data.transforms import build_transforms
     from ppcls_lite.engine.predictor import list_images, predict_files, read_label_names
     from ppcls_lite.engine.runtime import configure_runtime
-    from ppcls_lite.engine.trained_model import load_for_use, load_trained_model
+    from ppcls_lite.engine.trained_model import describe_weights, load_for_use
     from ppcls_lite.errors import ConfigError
 
     names = {}
@@ -64,8 +64,8 @@ def main(argv=None):
     elif args.images and args.weights:
         configure_runtime({"device": "cpu"})
         paths = list_images(args.images)
-        trained = load_trained_model(args.weights, args.model, args.class_num, args.img_size)
-        model, ops, topk, batch_size = trained.model, trained.eval_transforms, args.topk, args.batch_size
+        trained = describe_weights(args.weights, args.model, args.class_num, args.img_size)
+        model, ops, topk, batch_size = trained.build(), trained.eval_transforms, args.topk, args.batch_size
         if args.label_list:
             names = read_label_names(args.label_list)
         elif trained.class_names:

@@ -51,6 +51,15 @@ def file_class_num(model, state):
     return _head_classes({k: tuple(v.shape) for k, v in state.items() if k.startswith(prefixes)})
 
 
+def head_mismatch_error(path, theirs, ours, class_num_key):
+    """The WeightsError for weights whose head has `theirs` classes used in a model with `ours`."""
+    return WeightsError(
+        f"{path}: the weights' head has {theirs} classes but the model has {ours} ({class_num_key} {ours}); "
+        f"set {class_num_key} to {theirs} to use these weights as trained (a new head is only made when "
+        "training from them)"
+    )
+
+
 def load_pretrained(model, path, new_head=False, class_num_key="Arch.class_num"):
     """Load weights into `model`; returns the head keys skipped (only with new_head, when class_num differs).
 
@@ -81,13 +90,8 @@ def load_pretrained(model, path, new_head=False, class_num_key="Arch.class_num")
             )
         to_load[key] = value
     if skipped and not new_head:
-        theirs = _head_classes({k: tuple(state[k].shape) for k in skipped})
-        ours = _head_classes({k: tuple(own[k].shape) for k in skipped})
-        raise WeightsError(
-            f"{path}: the weights' head has {theirs} classes but the model has {ours} ({class_num_key} {ours}); "
-            f"set {class_num_key} to {theirs} to use these weights as trained (a new head is only made when "
-            "training from them)"
-        )
+        raise head_mismatch_error(path, _head_classes({k: tuple(state[k].shape) for k in skipped}),
+                                  _head_classes({k: tuple(own[k].shape) for k in skipped}), class_num_key)
     if skipped:
         logger.warning("%s: skipped head keys whose shape differs (other class_num), the head starts fresh: %s",
                        path, ", ".join(skipped))

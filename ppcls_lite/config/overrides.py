@@ -3,7 +3,7 @@
 The value is parsed as one YAML literal with yaml.safe_load (numbers, booleans, null, [lists], {mappings},
 anything else stays a string); it is never evaluated. Number components of the key index into lists. A mapping
 given for a key that holds a mapping is merged into it (`-o 'Global={epochs: 3}'` changes epochs only); `={}`
-empties it.
+empties it, and a mapping with another `name` (another component) replaces it.
 """
 import copy
 import re
@@ -37,6 +37,14 @@ def parse_override(text):
     return keys, value
 
 
+def _merges(old, new):
+    """Whether mapping `new` is merged into mapping `old` rather than replacing it: not when it is empty (`={}`
+    empties) or names another component (`Optimizer.lr={name: Piecewise, ...}` keeps nothing of Cosine's)."""
+    if not (isinstance(old, dict) and isinstance(new, dict) and new):
+        return False
+    return "name" not in new or new["name"] == old.get("name")
+
+
 def _set(config, keys, value):
     """Set config[keys...] = value in place; returns the first key path created (or None)."""
     node, created = config, None
@@ -60,8 +68,8 @@ def _set(config, keys, value):
             raise config_error(keys[:depth], f"holds a value of type {type_name(node)}, not a mapping or list, "
                                f"so {key_path(keys)} cannot be set")
         if last:
-            if isinstance(node, dict) and isinstance(node.get(key), dict) and isinstance(value, dict) and value:
-                # `-o 'Global={epochs: 3}'` sets the keys given; the rest of the section stays (`={}` empties it)
+            if _merges(node.get(key) if isinstance(node, dict) else None, value):
+                # `-o 'Global={epochs: 3}'` sets the keys given; the rest of the section stays
                 node[key] = deep_merge(node[key], value)
             else:
                 node[key] = value

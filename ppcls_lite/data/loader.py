@@ -248,7 +248,9 @@ class ClsDataLoader(paddle.io.DataLoader):
         """Load and collate the first `n` samples here, in this process: a transform that cannot work on this data
         (a crop larger than the images, images of mixed sizes) is the same DataError now, before any training."""
         items = [self.dataset.load(i, 0, 0, False) for i in range(min(int(n), len(self.dataset)))]
-        self.collate_fn.check(items)
+        size = self.batch_sampler.batch_size
+        for start in range(0, len(items), size):  # a batch of 1 may hold any size
+            self.collate_fn.check(items[start:start + size])
 
     def set_epoch(self, epoch):
         self.batch_sampler.set_epoch(epoch)

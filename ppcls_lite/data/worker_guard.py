@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import time
+import weakref
 
 _PR_SET_PDEATHSIG = 1
 _CLEAN_EXIT = b"exit\n"
@@ -60,7 +61,7 @@ class WorkerGuard:
         finally:
             os.close(read_fd)
         self._parent, self._write_fd = os.getpid(), write_fd
-        atexit.register(self.close)
+        atexit.register(_close_if_alive, weakref.ref(self))  # weak: a dropped loader's guard still closes
 
     def in_worker(self):
         """In a freshly forked worker: die with the parent; report this pid to the reaper."""
@@ -88,6 +89,12 @@ class WorkerGuard:
 
     def __del__(self):
         self.close()
+
+
+def _close_if_alive(ref):
+    guard = ref()
+    if guard is not None:
+        guard.close()
 
 
 def _start_time(pid):

@@ -37,7 +37,11 @@ def read_label_names(path, key="--label-list"):
                 if "ppcls" in path else "")
         raise ConfigError(f"{key}: file not found: {path}{hint}")
     names = {}
-    with open(path, encoding="utf-8", errors="replace") as f:
+    try:
+        f = open(path, encoding="utf-8", errors="replace")
+    except OSError as e:
+        raise ConfigError(f"{key}: cannot read {path}: {e.strerror or e}") from None
+    with f:
         for lineno, line in enumerate(f, 1):
             if not line.strip():
                 continue
@@ -54,13 +58,12 @@ def predict_files(model, paths, transform, batch_size=8, topk=5, label_names=Non
 
     An image that cannot be decoded is a DataError naming it, raised after the records of every image before
     it; with on_bad_image='skip' it is left out and (path, reason) appended to `skipped`. Images the transforms
-    leave at different sizes are a DataError naming two of them.
+    leave at different sizes within one batch are a DataError naming two of them.
     """
     model.eval()
     label_names = label_names or {}
-    first_shape = None
     for start in range(0, len(paths), batch_size):
-        kept, arrays, failure = [], [], None
+        kept, arrays, failure, first_shape = [], [], None, None
         for p in paths[start:start + batch_size]:
             try:
                 img = read_and_transform(p, transform)

@@ -10,7 +10,8 @@ import os
 from dataclasses import dataclass, field
 
 from ..arch import build_model
-from ..arch.pretrained import file_class_num, load_pretrained, load_state_file
+from ..arch.pretrained import (file_class_num, head_mismatch_error, load_pretrained, load_state_file,
+                               resolve_weights_path)
 from ..data.presets import eval_transform_ops
 from ..errors import ConfigError, WeightsError
 from ..serialization import safe_load
@@ -25,13 +26,16 @@ def build_arch(arch_cfg):
 
 
 def model_info_from_config(config, class_names):
-    """What a checkpoint records about its model: Arch, class names, eval transforms, input shape."""
+    """What a checkpoint records about its model: Arch, class names (one per output, padded with the index
+    where the head has more outputs than the data has classes), eval transforms, input shape."""
+    names = [str(n) for n in class_names]
+    names += [str(i) for i in range(len(names), int(config["Arch"].get("class_num", 1000)))]
     eval_section = (config.get("DataLoader") or {}).get("Eval") or {}
     eval_ops = (eval_section.get("dataset") or {}).get("transform_ops")
     infer_ops = (config.get("Infer") or {}).get("transforms")
     return {
         "arch": copy.deepcopy(dict(config["Arch"])),
-        "class_names": [str(n) for n in class_names],
+        "class_names": names,
         "eval_transforms": copy.deepcopy(eval_ops or infer_ops or None),
         "image_shape": list(config["Global"]["image_shape"]),
     }
@@ -50,7 +54,11 @@ def read_model_info(weights):
         return None
     states = safe_load(states_path)
     info = states.get("model_info") if isinstance(states, dict) else None
-    return info if isinstance(info, dict) else None
+    if info is None:
+        return None  # a checkpoint from before model_info was recorded
+    if not isinstance(info, dict) or not isinstance(info.get("arch"), dict) or "name" not in info["arch"]:
+        raise WeightsError(f"{states_path}: model_info is malformed (no Arch name)")
+    return info
 
 
 def load_for_use(arch_cfg, weights, class_num_key="Arch.class_num"):
@@ -64,28 +72,37 @@ def load_for_use(arch_cfg, weights, class_num_key="Arch.class_num"):
 
 @dataclass
 class TrainedModel:
-    """A loaded model with what is known about it (class_names / eval_transforms None when unknown)."""
+    """What is known about the model of some weights (class_names / eval_transforms None when unknown);
+    `model` is None until `build()`."""
 
-    model: object
+    weights: str
     arch: dict
     class_names: list = None
     eval_transforms: list = None
     preprocessing: str = ""  # where eval_transforms came from, for the log
     info: dict = field(default_factory=dict)
+    model: object = None
 
     @property
     def class_num(self):
         return int(self.arch.get("class_num", 1000))
 
+    def build(self):
+        """Build the model and load the weights as trained (after the runtime's device is set)."""
+        self.model = load_for_use(self.arch, self.weights, class_num_key="--class-num")
+        return self.model
 
-def load_trained_model(weights, model_name=None, class_num=None, img_size=None):
-    """Quick mode (no config): the model of `weights`, described by its checkpoint where it has one.
+
+def describe_weights(weights, model_name=None, class_num=None, img_size=None):
+    """Quick mode (no config): what the model of `weights` is, from its checkpoint where it has one.
 
     Arch and class names come from the checkpoint's model_info, else from `model_name` and the head in the
     weights file; `class_num` (the user's --class-num) must then match the file. Preprocessing: the standard
     resize/crop at `img_size` when given, else the checkpoint's training-time eval transforms, else the standard
     ImageNet ones at 224.
     """
+    if not os.path.isfile(checkpoint_prefix(weights) + ".pdparams") and not os.path.isfile(weights):
+        raise WeightsError(f"--weights: no such file: {checkpoint_prefix(weights)}.pdparams")
     info = read_model_info(weights) or {}
     if info:
         arch = dict(info["arch"])
@@ -96,14 +113,17 @@ def load_trained_model(weights, model_name=None, class_num=None, img_size=None):
         arch = {"name": model_name}
     else:
         raise ConfigError(f"--model: required, {weights} is not a ppcls_lite checkpoint that names its model")
-    if class_num:
+    if class_num is not None:
+        trained_with = arch.get("class_num", 1000) if info else None
+        if trained_with is not None and int(class_num) != int(trained_with):
+            raise head_mismatch_error(resolve_weights_path(weights), int(trained_with), int(class_num),
+                                      "--class-num")
         arch["class_num"] = int(class_num)
     elif not info:
         path, state = load_state_file(weights)
         probe = build_arch(dict(arch, class_num=1))
         found = file_class_num(probe, probe.adapt_state_dict(dict(state)))
         arch["class_num"] = found if found is not None else 0
-    model = load_for_use(arch, weights, class_num_key="--class-num")
     names = info.get("class_names")
     if names is not None and len(names) != int(arch.get("class_num", 1000)):
         raise WeightsError(f"{checkpoint_prefix(weights)}.pdstates: lists {len(names)} class names for a "
@@ -114,4 +134,4 @@ def load_trained_model(weights, model_name=None, class_num=None, img_size=None):
         ops, source = info["eval_transforms"], f"the training-time evaluation of {checkpoint_prefix(weights)}"
     else:
         ops, source = eval_transform_ops(224), "standard ImageNet resize 256 / crop 224 (no checkpoint info)"
-    return TrainedModel(model, arch, names, ops, source, info)
+    return TrainedModel(weights, arch, names, ops, source, info)

@@ -49,7 +49,7 @@ class PeerLostError(PpclsError):
 
 # What gloo / NCCL / Paddle's loader say when the other end of the job has gone away.
 _PEER_FAILURE_MARKERS = ("connection reset by peer", "connection closed by peer", "connection refused",
-                         "broken pipe", "socket closed", "timed out", "nccl", "gloo", "dataloader worker")
+                         "broken pipe", "socket closed", "gloo/transport", "gloo::", "timeout", "timed out")
 
 
 def _is_peer_failure(exc):
@@ -73,8 +73,7 @@ class Trainer:
         self.device = configure_runtime(g)
         self.world_size, self.rank = init_parallel_if_needed()
         self.output_dir = g["output_dir"]
-        if self.rank == 0:
-            prepare_output_dir(self.output_dir, "Global.output_dir")
+        prepare_output_dir(self.output_dir, "Global.output_dir")  # every rank: none may go on alone
         self.logger = setup_logger(self.output_dir, self.rank)
         if self.device.message:
             self.logger.warning(self.device.message)

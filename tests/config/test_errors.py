@@ -187,6 +187,10 @@ def test_mapping_override_merges_into_the_section(full_config, fakes):
     assert sampler["shuffle"] is True and sampler["batch_size"] == base["DataLoader"]["Train"]["sampler"]["batch_size"]
     assert error_of(full_config, ["Global={epoch: 3}"], registries=fakes).startswith(
         "Global.epoch: unknown key; did you mean 'epochs'?")
+    # a mapping naming another component replaces the old one: none of Cosine's keys (warmup_epoch: 1) carry over
+    cfg = load_config(full_config, ["Optimizer.lr={name: Piecewise, decay_epochs: [2], values: [0.1, 0.01]}"],
+                      registries=fakes)
+    assert cfg["Optimizer"]["lr"] == {"name": "Piecewise", "decay_epochs": [2], "values": [0.1, 0.01]}
 
 
 def test_override_index_past_the_end_names_the_override(full_config, fakes):

@@ -230,3 +230,27 @@ def test_config_errors_name_the_key(small_tree):
     for cfg, pattern in cases:
         with pytest.raises(ConfigError, match=pattern):
             build_dataloader(cfg, "Train")
+
+
+def test_check_first_collates_in_batches_of_the_sampler(small_tree):
+    """Batch size 1 may hold images of any size: the check before training must not call that an error."""
+    write(os.path.join(small_tree, "dog", "big.png"), png_bytes(Image.fromarray(np.zeros((40, 40, 3), np.uint8))))
+    build_dataloader(section(small_tree, [{"DecodeImage": None}], bs=1, shuffle=False), "Eval").check_first(32)
+    with pytest.raises(DataError, match="big.png is"):
+        build_dataloader(section(small_tree, [{"DecodeImage": None}], bs=32, shuffle=False), "Eval").check_first(32)
+
+
+def test_a_dropped_loader_lets_its_reaper_go(small_tree):
+    import gc
+    import time
+
+    ld = build_dataloader(section(small_tree, EVAL_OPS, bs=4, shuffle=False, workers=2), "Eval")
+    collect(ld)
+    reaper = ld.guard._reaper
+    assert reaper is not None and reaper.poll() is None
+    del ld
+    gc.collect()
+    deadline = time.time() + 20
+    while reaper.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    assert reaper.poll() == 0  # it saw the clean close and exited

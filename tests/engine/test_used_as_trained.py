@@ -148,3 +148,21 @@ def test_tools_check_only_the_paths_they_use(trained, tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "DataLoader.Train.dataset.root: folder not found" in _one_error(
         _tool("train.py", "-c", trained["cfg"], *gone, "-o", f"Global.output_dir={tmp_path / 'train'}"))
+
+
+def test_a_head_wider_than_the_data_keeps_working_in_quick_mode(tmp_path):
+    """Arch.class_num 12 on 10 classes: the checkpoint lists a name per output (the extra ones by index)."""
+    import ppcls_lite
+    from ppcls_lite.engine.trained_model import describe_weights, model_info_from_config
+    from ppcls_lite.serialization import atomic_save
+
+    cfg = {"Global": {"image_shape": [3, 32, 32]}, "Arch": {"name": "ResNet18", "class_num": 12}}
+    info = model_info_from_config(cfg, NAMES)
+    assert info["class_names"] == NAMES + ["10", "11"]
+    atomic_save(ppcls_lite.build_model("ResNet18", class_num=12).state_dict(), str(tmp_path / "w.pdparams"))
+    atomic_save({"model_info": info}, str(tmp_path / "w.pdstates"))
+    described = describe_weights(str(tmp_path / "w"))
+    assert described.class_num == 12 and described.class_names[3] == "cat"
+    assert described.build() is described.model and described.model is not None
+    error = _one_error(_tool("infer.py", "--weights", str(tmp_path / "nope"), "--images", DATA))
+    assert error == f"error: --weights: no such file: {tmp_path / 'nope'}.pdparams"
