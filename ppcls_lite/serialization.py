@@ -13,6 +13,8 @@ import numpy as np
 
 from .errors import WeightsError
 
+TEMP_PREFIX = ".tmp-"  # files being written; renamed into place when complete, never read under this name
+
 _ALLOWED_GLOBALS = {
     ("numpy._core.multiarray", "_reconstruct"),
     ("numpy.core.multiarray", "_reconstruct"),
@@ -124,7 +126,7 @@ def write_temp(obj, path, checksum=False):
     directory = os.path.dirname(path) or "."
     os.makedirs(directory, exist_ok=True)
     data = dumps_bytes(obj, checksum=checksum)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
+    fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=directory)
     try:
         # mkstemp makes the file 0600; a checkpoint gets the permissions of any file the user creates.
         os.fchmod(fd, 0o666 & ~_current_umask())

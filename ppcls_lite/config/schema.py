@@ -20,6 +20,7 @@ class Field:
     minimum: float = None
     length: int = None
     path: str = None  # "file", "dir" or "weights": checked to exist when check_paths is on
+    keywords: tuple = ()  # values that are not paths (Global.checkpoints: auto)
 
     @property
     def required(self):
@@ -27,8 +28,9 @@ class Field:
 
 
 GLOBAL = {
-    "checkpoints": Field("str|null", None, "checkpoint prefix to resume from (with or without .pdparams)",
-                         path="weights"),
+    "checkpoints": Field("str|null", None, "checkpoint prefix to resume from (with or without .pdparams); auto: "
+                         "output_dir/latest when it exists, else start fresh (rerun the same command after a "
+                         "kill or preemption)", path="weights", keywords=("auto",)),
     "pretrained_model": Field("str|null", None, "weights to start from: a .pdparams path, with or without "
                               "the suffix (URLs are not downloaded)", path="weights"),
     "output_dir": Field("str", "./output/", "where logs, checkpoints and the VisualDL log go"),

@@ -71,7 +71,7 @@ def _check_field(path, value, field, ctx):
         raise config_error(path, f"must be >= {field.minimum}, got {value}")
     if field.length is not None and isinstance(value, list) and len(value) != field.length:
         raise config_error(path, f"expected {field.length} items, got {len(value)}")
-    if field.path and isinstance(value, str) and ctx.checks_path(path):
+    if field.path and isinstance(value, str) and value not in field.keywords and ctx.checks_path(path):
         _check_path(path, value, field.path)
     return value
 

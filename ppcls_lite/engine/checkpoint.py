@@ -21,7 +21,7 @@ import numpy as np
 import paddle
 
 from ..errors import PpclsError, WeightsError
-from ..serialization import commit_file, discard, file_sha256, safe_load, write_temp
+from ..serialization import TEMP_PREFIX, commit_file, discard, file_sha256, safe_load, write_temp
 
 logger = logging.getLogger("ppcls_lite")
 
@@ -212,3 +212,83 @@ def load_checkpoint(prefix, model, optimizer=None, warn=None, optimizer_name=Non
                                f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None
     states["loaded_from"] = prefix
     return states
+
+
+AUTO = "auto"  # Global.checkpoints: resume from <output_dir>/latest when it exists, else start fresh
+
+
+class CheckpointManager:
+    """The checkpoints of one run folder: their names, atomic writing with `latest_prev`, pruning of old
+    `epoch_N`, the leftovers of writes a kill cut short, and which checkpoint a run resumes from.
+
+    Only the writer (rank 0) touches files; on other ranks `save`, `prune` and `remove_unfinished_writes` do
+    nothing, while `resume_prefix` and `load` work everywhere (every rank loads the same checkpoint).
+    """
+
+    LATEST = "latest"
+    BEST = "best_model"
+
+    def __init__(self, directory, keep_epochs=0, writer=True, warn=None):
+        self.directory = os.fspath(directory)
+        self.keep_epochs = int(keep_epochs or 0)
+        self.writer = bool(writer)
+        self.warn = warn or logger.warning
+
+    def prefix(self, name):
+        """'<directory>/<name>', the prefix of checkpoint `name`."""
+        return os.path.join(self.directory, name)
+
+    def save(self, name, model, optimizer, states):
+        """Write checkpoint `name` atomically (`latest` keeps the previous one as `latest_prev`); its prefix."""
+        if not self.writer:
+            return None
+        prefix = self.prefix(name)
+        save_checkpoint(prefix, model, optimizer, states, keep_previous=name == self.LATEST)
+        return prefix
+
+    def save_epoch(self, epoch, model, optimizer, states):
+        """Write `epoch_<epoch>`, then drop the oldest epoch checkpoints beyond `keep_epochs`."""
+        prefix = self.save(f"epoch_{int(epoch)}", model, optimizer, states)
+        self.prune()
+        return prefix
+
+    def prune(self):
+        """Keep the newest `keep_epochs` epoch checkpoints (0: all); best_model and latest are never pruned."""
+        if not self.writer or self.keep_epochs <= 0 or not os.path.isdir(self.directory):
+            return
+        # any of the three files counts, so the leftovers of a prune cut short by a kill go in the next one
+        epochs = set()
+        for f in os.listdir(self.directory):
+            stem, _, ext = f.partition(".")
+            if stem.startswith("epoch_") and stem[len("epoch_"):].isdigit() and ext in EXTS:
+                epochs.add(int(stem[len("epoch_"):]))
+        for e in sorted(epochs)[:-self.keep_epochs]:
+            for ext in reversed(EXTS):  # .pdstates first: an unfinished prune leaves an invalid checkpoint
+                path = f"{self.prefix(f'epoch_{e}')}.{ext}"
+                if os.path.exists(path):
+                    os.remove(path)
+
+    def remove_unfinished_writes(self):
+        """Delete the staging files a killed run left (never read: a checkpoint is renamed into place); their
+        names."""
+        if not self.writer or not os.path.isdir(self.directory):
+            return []
+        stale = sorted(f for f in os.listdir(self.directory) if f.startswith(TEMP_PREFIX))
+        for f in stale:
+            os.remove(os.path.join(self.directory, f))
+        return stale
+
+    def resume_prefix(self, setting):
+        """The checkpoint to resume from for Global.checkpoints = `setting`: None for none; for 'auto',
+        `latest` when it (or `latest_prev`) is there, else None (a fresh start); otherwise `setting` itself."""
+        if not setting:
+            return None
+        if setting != AUTO:
+            return setting
+        latest = self.prefix(self.LATEST)
+        there = any(os.path.exists(f"{p}.pdstates") for p in (latest, latest + PREV_SUFFIX))
+        return latest if there else None
+
+    def load(self, prefix, model, optimizer=None, optimizer_name=None):
+        """load_checkpoint with this manager's warning channel; returns the .pdstates dict."""
+        return load_checkpoint(prefix, model, optimizer, warn=self.warn, optimizer_name=optimizer_name)

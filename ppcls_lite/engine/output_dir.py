@@ -3,6 +3,7 @@ import os
 import tempfile
 
 from ..errors import ConfigError
+from ..serialization import TEMP_PREFIX
 
 
 def prepare_output_dir(path, key):
@@ -15,7 +16,7 @@ def prepare_output_dir(path, key):
         raise ConfigError(f"{key}: {path} cannot be created: {blocker} is a file, not a folder")
     try:
         os.makedirs(path, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=".tmp-probe-", dir=path)
+        fd, probe = tempfile.mkstemp(prefix=TEMP_PREFIX + "probe-", dir=path)
         os.close(fd)
         os.unlink(probe)
     except OSError as e:

@@ -17,7 +17,7 @@ from ..loss import build_loss
 from ..metric import build_metric
 from ..optim import build_optimizer
 from .amp import resolve_amp
-from .checkpoint import load_checkpoint, save_checkpoint
+from .checkpoint import CheckpointManager
 from .distributed import broadcast_buffers, broadcast_flag, convert_sync_batchnorm, init_parallel_if_needed
 from .ema import ModelEMA
 from .evaluator import evaluate
@@ -141,9 +141,18 @@ class Trainer:
         self.state = {"epoch": 1, "step_in_epoch": 0, "global_step": 0, "best_metric": -1.0, "best_epoch": 0,
                       "nan_steps_skipped": 0, "eval_pending": None}
         self.resumed_from = None
-        self._remove_unfinished_writes()
-        if g.get("checkpoints"):
-            self._resume(g["checkpoints"])
+        self.checkpoints = CheckpointManager(self.output_dir, keep_epochs=g.get("max_checkpoints") or 0,
+                                             writer=self.rank == 0, warn=self.logger.warning)
+        stale = self.checkpoints.remove_unfinished_writes()
+        if stale:
+            self.logger.warning("removed %d unfinished checkpoint write(s) left in %s by an interrupted run: %s",
+                                len(stale), self.output_dir, ", ".join(stale))
+        resume_from = self.checkpoints.resume_prefix(g.get("checkpoints"))
+        if resume_from:
+            self._resume(resume_from)
+        elif g.get("checkpoints"):  # 'auto' with nothing to resume
+            self.logger.info("Global.checkpoints: auto: no checkpoint in %s yet, starting from scratch",
+                             self.output_dir)
         self.vdl = VisualDLWriter(os.path.join(self.output_dir, "vdl"), enabled=bool(g["use_visualdl"]) and self.rank == 0)
         self._stop_signal = None
         self._skip_nan_allowed = int(g.get("skip_nan_steps", 0) or 0)
@@ -151,8 +160,8 @@ class Trainer:
 
     # -- checkpoints -------------------------------------------------------------------------------------
     def _resume(self, prefix):
-        states = load_checkpoint(prefix, self.model, self.optimizer, warn=self.logger.warning,
-                                 optimizer_name=self.cfg["Optimizer"]["name"])
+        states = self.checkpoints.load(prefix, self.model, self.optimizer,
+                                       optimizer_name=self.cfg["Optimizer"]["name"])
         prefix = states["loaded_from"]
         self.resumed_from = prefix
         for key in self.state:
@@ -192,20 +201,9 @@ class Trainer:
                 f"epoch {self.state['epoch']}, global step {self.state['global_step']}: {name} not written, the "
                 "checkpoints on disk are from before; hint: lower the learning rate or enable Optimizer.clip_norm"
             )
-        prefix = os.path.join(self.output_dir, name)
-        save_checkpoint(prefix, self.model, self.optimizer, states, keep_previous=name == "latest")
-        return prefix
-
-    def _remove_unfinished_writes(self):
-        """Delete `.tmp-` files a killed run left in output_dir (never read: a checkpoint is renamed into place)."""
-        if self.rank != 0 or not os.path.isdir(self.output_dir):
-            return
-        stale = sorted(f for f in os.listdir(self.output_dir) if f.startswith(".tmp-"))
-        for f in stale:
-            os.remove(os.path.join(self.output_dir, f))
-        if stale:
-            self.logger.warning("removed %d unfinished checkpoint write(s) left in %s by an interrupted run: %s",
-                                len(stale), self.output_dir, ", ".join(stale))
+        if name.startswith("epoch_"):
+            return self.checkpoints.save_epoch(int(name[len("epoch_"):]), self.model, self.optimizer, states)
+        return self.checkpoints.save(name, self.model, self.optimizer, states)
 
     # -- data checks -------------------------------------------------------------------------------------
     def _check_datasets(self):
@@ -369,7 +367,7 @@ class Trainer:
         try:
             return self.evaluate(epoch)
         except PpclsError as e:
-            latest = os.path.join(self.output_dir, "latest")
+            latest = self.checkpoints.prefix(CheckpointManager.LATEST)
             raise type(e)(f"{e} (while evaluating epoch {epoch}; its training is saved in {latest}: fix this and "
                           f"resume with -o Global.checkpoints={latest}, which evaluates epoch {epoch} first)") from None
 
@@ -462,7 +460,6 @@ class Trainer:
                 # The epoch is on disk before its evaluation runs: an error found there loses no training.
                 if epoch % int(g["save_interval"]) == 0:
                     self._save(f"epoch_{epoch}")
-                    self._prune_epoch_checkpoints(int(g.get("max_checkpoints", 0) or 0))
                 self._save("latest")
                 if self.state["eval_pending"] is not None:
                     last_result = self._run_pending_eval()
@@ -487,21 +484,6 @@ class Trainer:
         if count:
             self.logger.warning("%s skipped %d undecodable image(s) (on_bad_image: skip); files skipped so far "
                                 "(%d): %s", where, count, len(loader.skipped_files), ", ".join(loader.skipped_files))
-
-    def _prune_epoch_checkpoints(self, keep):
-        if self.rank != 0 or keep <= 0:
-            return
-        # any of the three files counts, so the leftovers of a prune cut short by a kill go in the next one
-        epochs = sorted({
-            int(f[len("epoch_"):].split(".")[0]) for f in os.listdir(self.output_dir)
-            if f.startswith("epoch_") and f.endswith((".pdstates", ".pdparams", ".pdopt"))
-            and f[len("epoch_"):].split(".")[0].isdigit()
-        })
-        for e in epochs[:-keep]:
-            for ext in (".pdstates", ".pdparams", ".pdopt"):  # .pdstates first: an unfinished prune stays invalid
-                path = os.path.join(self.output_dir, f"epoch_{e}{ext}")
-                if os.path.exists(path):
-                    os.remove(path)
 
     def _log_sample_images(self, images):
         ops = self.cfg["DataLoader"]["Train"]["dataset"].get("transform_ops") or []

@@ -233,3 +233,48 @@ def test_evaluation_during_data_parallel_training_is_of_the_saved_model(tmp_path
     # the training log prints 5 decimals
     assert (logged["top1"], logged["top5"]) == (round(a["top1"], 5), round(a["top5"], 5))
     assert abs(logged["CELoss"] - a["loss"]) <= 6e-6, (logged, a["loss"])
+
+
+def test_sigkill_of_a_rank_then_the_same_command_again_is_exact(tmp_path):
+    """Global.checkpoints: auto under the launcher: kill -9 of rank 1 mid-run stops the job; running the identical
+    command again resumes every rank from `latest` and ends with the weights of an uninterrupted run."""
+    cfg = _bn_free_config(tmp_path, epochs=40, extra_global={"latest_interval_steps": 1, "eval_during_train": False,
+                                                             "use_visualdl": False})
+    full = _launch(tmp_path, "train.py", "-c", cfg, "-o", f"Global.output_dir={tmp_path / 'full'}", tag="full")
+    assert full.returncode == 0, _worker_logs(tmp_path, "full")[-3000:]
+
+    out = tmp_path / "out"
+    command = LAUNCH + ["--log_dir", str(tmp_path / "first"), os.path.join(ROOT, "tools", "train.py"), "-c", cfg,
+                        "-o", f"Global.output_dir={out}", "-o", "Global.checkpoints=auto"]
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        states = out / "latest.pdstates"
+        try:
+            if states.exists() and safe_load(str(states))["global_step"] >= 6:
+                break
+        except Exception:  # being replaced right now
+            pass
+        time.sleep(0.02)
+    rank1 = None
+    for name in os.listdir("/proc"):
+        try:
+            if name.isdigit() and int(open(f"/proc/{name}/stat").read().rsplit(")", 1)[1].split()[1]) == proc.pid \
+                    and b"PADDLE_TRAINER_ID=1" in open(f"/proc/{name}/environ", "rb").read().split(b"\0"):
+                rank1 = int(name)
+        except OSError:
+            continue
+    assert rank1 is not None
+    os.kill(rank1, signal.SIGKILL)
+    assert proc.wait(timeout=180) != 0
+    stopped = safe_load(str(out / "latest.pdstates"))["global_step"]
+    assert stopped < 40 * 3, "the run finished before it could be killed"
+
+    command[command.index("--log_dir") + 1] = str(tmp_path / "again")
+    again = _run(command)
+    assert again.returncode == 0, _worker_logs(tmp_path, "again")[-3000:]
+    assert "resumed from" in _worker_logs(tmp_path, "again")
+    a = safe_load(str(tmp_path / "full" / "latest.pdparams"))
+    b = safe_load(str(out / "latest.pdparams"))
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k], err_msg=k)

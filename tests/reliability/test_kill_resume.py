@@ -18,9 +18,9 @@ SEEDS = (20261121, 7)  # two chains of five kills
 
 
 def _resume_args(cfg, out):
-    """Resume from `latest` when a checkpoint exists (or its _prev does), else start from scratch."""
-    exists = any(os.path.exists(os.path.join(out, f)) for f in ("latest.pdstates", "latest_prev.pdstates"))
-    return ["-c", cfg] + (["-o", f"Global.checkpoints={os.path.join(out, 'latest')}"] if exists else [])
+    """The same command every time: Global.checkpoints: auto resumes from `latest` (or its _prev) when there is
+    one, and starts from scratch when there is none."""
+    return ["-c", cfg, "-o", "Global.checkpoints=auto"]
 
 
 def _progress(out):
