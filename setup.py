@@ -10,4 +10,10 @@ setup(
     install_requires=["numpy>=1.24", "pyyaml>=6.0", "Pillow>=9.0", "opencv-python-headless>=4.6", "simplejpeg>=1.7",
                       "visualdl>=2.5"],
     extras_require={"test": ["pytest>=7.0"]},
+    entry_points={"console_scripts": [
+        "ppcls-train=ppcls_lite.cli.train:main",
+        "ppcls-eval=ppcls_lite.cli.eval:main",
+        "ppcls-infer=ppcls_lite.cli.infer:main",
+        "ppcls-export=ppcls_lite.cli.export:main",
+    ]},
 )

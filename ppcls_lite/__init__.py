@@ -6,18 +6,27 @@ from .errors import ConfigError, DataError, PpclsError, WeightsError
 __version__ = "0.1.0"
 
 
+# The engine pulls in data loading and VisualDL: import it only when asked for.
+_LAZY = {
+    "Trainer": ("engine.trainer", "Trainer"),
+    "evaluate": ("engine.evaluator", "evaluate"),  # a model over a loader -> EvalResult
+    "train": ("engine.training", "train"),
+    "evaluate_config": ("engine.evaluation", "evaluate_config"),
+    "evaluate_weights": ("engine.evaluation", "evaluate_weights"),
+    "predict": ("engine.prediction", "predict"),
+    "predict_config": ("engine.prediction", "predict_config"),
+    "export_config": ("export", "export_config"),
+}
+
+
 def __getattr__(name):
-    # The engine pulls in data loading and VisualDL: import it only when asked for.
-    if name == "Trainer":
-        from .engine.trainer import Trainer
+    if name not in _LAZY:
+        raise AttributeError(name)
+    import importlib
 
-        return Trainer
-    if name == "evaluate":
-        from .engine.evaluator import evaluate
-
-        return evaluate
-    raise AttributeError(name)
+    module, attr = _LAZY[name]
+    return getattr(importlib.import_module(f".{module}", __name__), attr)
 
 
-__all__ = ["build_model", "list_models", "load_config", "Trainer", "evaluate", "ConfigError", "DataError",
-           "PpclsError", "WeightsError"]
+__all__ = ["build_model", "list_models", "load_config", "ConfigError", "DataError", "PpclsError", "WeightsError",
+           *_LAZY]

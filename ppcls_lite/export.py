@@ -106,3 +106,19 @@ def run_predictor(predictor, batch):
     predictor.run()
     out = predictor.get_output_handle(predictor.get_output_names()[0])
     return out.copy_to_cpu()
+
+
+def export_config(config, overrides=(), softmax=False):
+    """Export Global.pretrained_model of `config` (a path or a validated dict) to Global.save_inference_dir;
+    returns the prefix of the written files. Only the weights need exist (not the training data)."""
+    from .config import load_config
+    from .engine.output_dir import prepare_output_dir
+    from .engine.trained_model import load_for_use
+
+    if not isinstance(config, dict):
+        config = load_config(config, overrides, check_paths=("Global.pretrained_model", "Arch.pretrained"))
+    g = config["Global"]
+    prepare_output_dir(g["save_inference_dir"], "Global.save_inference_dir")
+    model = load_for_use(config["Arch"], g["pretrained_model"])
+    return export_inference_model(model, os.path.join(g["save_inference_dir"], "inference"),
+                                  tuple(g["image_shape"]), softmax=softmax)

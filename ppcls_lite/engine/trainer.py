@@ -141,6 +141,7 @@ class Trainer:
         self.state = {"epoch": 1, "step_in_epoch": 0, "global_step": 0, "best_metric": -1.0, "best_epoch": 0,
                       "nan_steps_skipped": 0, "eval_pending": None}
         self.resumed_from = None
+        self.result = None  # the last evaluation of fit(), set by engine.training.train
         self.checkpoints = CheckpointManager(self.output_dir, keep_epochs=g.get("max_checkpoints") or 0,
                                              writer=self.rank == 0, warn=self.logger.warning)
         stale = self.checkpoints.remove_unfinished_writes()

@@ -1,9 +1,10 @@
-"""Shared command-line plumbing for tools/*.py: -c/-o parsing and user-error reporting."""
+"""The command-line tools (`ppcls-train`, `ppcls-eval`, `ppcls-infer`, `ppcls-export`, and `python tools/*.py`):
+shared -c/-o parsing and user-error reporting here, one module per tool beside it."""
 import argparse
 import functools
 import sys
 
-from .errors import ConfigError, PpclsError
+from ..errors import ConfigError, PpclsError
 
 
 def config_arg_parser(description):

@@ -1,0 +1,80 @@
+"""Evaluation as a workflow: a config (or a checkpoint and a data folder) in, reports out.
+
+    ppcls_lite.evaluate_config("configs/resnet50.yaml", ["Global.pretrained_model=output/best_model"])
+    ppcls_lite.evaluate_weights("path/to/val", "output/best_model")     # the checkpoint's own preprocessing
+"""
+import os
+
+from ..config import load_config, validate_config
+from ..data import build_dataloader, relabel_by_names
+from ..errors import ConfigError, DataError
+from .distributed import init_parallel_if_needed
+from .evaluator import evaluate
+from .logger import setup_logger
+from .output_dir import prepare_output_dir
+from .runtime import configure_runtime
+from .trained_model import describe_weights, load_for_use
+
+# The config keys whose files evaluation reads (the training data need not exist here).
+PATHS_USED = ("Global.pretrained_model", "Arch.pretrained", "DataLoader.Eval")
+
+
+def evaluate_config(config, overrides=(), *, progress=True):
+    """Evaluate Global.pretrained_model on DataLoader.Eval of `config` (a path or a validated dict); log the
+    figures, write the reports into Global.output_dir, return the EvalResult."""
+    if not isinstance(config, dict):
+        config = load_config(config, overrides, check_paths=PATHS_USED)
+    if config["DataLoader"] is None or config["DataLoader"]["Eval"] is None:
+        raise ConfigError("DataLoader.Eval: required for evaluation")
+    return _run(config, None, progress)
+
+
+def evaluate_weights(data, weights, *, model=None, class_num=None, img_size=None, batch_size=64, image_root=None,
+                     output_dir="./output/eval", progress=True):
+    """Evaluate `weights` on a folder tree or list file with no config: the checkpoint's Arch, class names and
+    evaluation transforms (see trained_model.describe_weights); classes of `data` matched to the model's by name."""
+    trained = describe_weights(weights, model, class_num, img_size)
+    if os.path.isdir(data):
+        dataset = {"name": "ImageFolder", "root": data, "transform_ops": trained.eval_transforms}
+    else:
+        dataset = {"name": "ImageNetDataset", "image_root": image_root or os.path.dirname(os.path.abspath(data)),
+                   "cls_label_path": data, "transform_ops": trained.eval_transforms}
+    config = validate_config({
+        "Global": {"pretrained_model": weights, "output_dir": output_dir},
+        "Arch": dict(trained.arch),
+        "DataLoader": {"Eval": {"dataset": dataset,
+                                "sampler": {"name": "DistributedBatchSampler", "batch_size": batch_size,
+                                            "drop_last": False, "shuffle": False},
+                                "loader": {"num_workers": 2, "use_shared_memory": False}}},
+    }, check_paths=PATHS_USED)
+    return _run(config, trained, progress)
+
+
+def _run(config, trained, progress):
+    g = config["Global"]
+    configure_runtime(g)
+    world_size, rank = init_parallel_if_needed()
+    prepare_output_dir(g["output_dir"], "--output-dir" if trained else "Global.output_dir")
+    logger = setup_logger(g["output_dir"], rank, filename="eval.log")
+    loader = build_dataloader(config["DataLoader"]["Eval"], "Eval", seed=int(g.get("seed") or 0),
+                              num_replicas=world_size, rank=rank, lockstep=False)  # gathered once at the end
+    dataset = loader.dataset
+    if trained is not None:
+        logger.info("preprocessing: %s", trained.preprocessing)
+        if trained.class_names is not None:
+            relabel_by_names(dataset, trained.class_names, f"{trained.weights} (its label list)")
+        model = trained.build()
+    else:
+        model = load_for_use(config["Arch"], g["pretrained_model"])
+    class_num = int(config["Arch"].get("class_num", 1000))
+    if dataset.num_classes > class_num:
+        key = "--class-num" if trained is not None else "Arch.class_num"
+        raise DataError(f"{dataset.source}: has {dataset.num_classes} classes but the model has {class_num} "
+                        f"({key})")
+    names = list(dataset.class_names) + [str(i) for i in range(dataset.num_classes, class_num)]
+    result = evaluate(model, loader, class_num, names, progress=progress)
+    logger.info("[Eval][Avg]%s", result.summary())
+    if rank == 0:
+        for path in result.write(g["output_dir"]):
+            logger.info("wrote %s", path)
+    return result
