@@ -15,13 +15,12 @@ always applies (identical for the usual `weight: 1.0`).
 
 `LOSSES` maps each YAML loss name to its class; the class's keyword arguments are exactly the YAML keys.
 """
-import difflib
-
 import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
 from .errors import ConfigError
+from .registry import Registry
 
 __all__ = ["CELoss", "CombinedLoss", "LOSSES", "build_loss"]
 
@@ -90,7 +89,7 @@ class CELoss(nn.Layer):
         return f"epsilon={self.epsilon}, weight={self.weight}"
 
 
-LOSSES = {"CELoss": CELoss}
+LOSSES = Registry("loss", {"CELoss": CELoss})
 
 
 class CombinedLoss(nn.Layer):
@@ -125,17 +124,7 @@ def build_loss(loss_list, key="Loss.Train"):
         if not isinstance(item, dict) or len(item) != 1:
             raise ConfigError(f"{key}[{i}]: expected a one-key mapping like {{CELoss: {{weight: 1.0}}}}")
         name, params = next(iter(item.items()))
-        if name not in LOSSES:
-            close = difflib.get_close_matches(str(name), list(LOSSES), n=3)
-            hint = f"; did you mean {', '.join(close)}?" if close else f"; known: {', '.join(sorted(LOSSES))}"
-            raise ConfigError(f"{key}[{i}]: unknown loss '{name}'{hint}")
-        params = dict(params or {})
-        try:
-            losses.append(LOSSES[name](**params))
-        except TypeError as e:
-            raise ConfigError(f"{key}[{i}].{name}: {e}") from None
-        except ValueError as e:
-            raise ConfigError(f"{key}[{i}].{name}: {e}") from None
+        losses.append(LOSSES.build(name, dict(params or {}), f"{key}[{i}]"))
         n = seen.get(name, 0)
         seen[name] = n + 1
         names.append(name if n == 0 else f"{name}_{n}")

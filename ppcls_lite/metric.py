@@ -13,13 +13,13 @@ Averages over a data set must not be means of per-batch means (the last batch is
 `MetricAccumulator` sums correct counts and sample counts, so its result is exact, and exposes the raw sums
 for a distributed all-reduce. `confusion_matrix` / `per_class_accuracy` are plain numpy helpers.
 """
-import difflib
 from typing import Sequence, Union
 
 import numpy as np
 import paddle
 
 from .errors import ConfigError
+from .registry import Registry
 
 __all__ = ["TopkAcc", "CombinedMetric", "MetricAccumulator", "METRICS", "build_metric",
            "confusion_matrix", "per_class_accuracy"]
@@ -91,7 +91,7 @@ class TopkAcc:
         return f"TopkAcc(topk={self.topk})"
 
 
-METRICS = {"TopkAcc": TopkAcc}
+METRICS = Registry("metric", {"TopkAcc": TopkAcc})
 
 
 class CombinedMetric:
@@ -133,14 +133,7 @@ def build_metric(metric_list, key="Metric.Eval"):
         if not isinstance(item, dict) or len(item) != 1:
             raise ConfigError(f"{key}[{i}]: expected a one-key mapping like {{TopkAcc: {{topk: [1, 5]}}}}")
         name, params = next(iter(item.items()))
-        if name not in METRICS:
-            close = difflib.get_close_matches(str(name), list(METRICS), n=3)
-            hint = f"; did you mean {', '.join(close)}?" if close else f"; known: {', '.join(sorted(METRICS))}"
-            raise ConfigError(f"{key}[{i}]: unknown metric '{name}'{hint}")
-        try:
-            metrics.append(METRICS[name](**dict(params or {})))
-        except (TypeError, ValueError) as e:
-            raise ConfigError(f"{key}[{i}].{name}: {e}") from None
+        metrics.append(METRICS.build(name, dict(params or {}), f"{key}[{i}]"))
     return CombinedMetric(metrics)
 
 

@@ -114,7 +114,7 @@ def test_build_loss_weighted_total(batch):
 
 
 @pytest.mark.parametrize("cfg, fragment", [
-    ([{"CELos": {"weight": 1.0}}], "did you mean CELoss"),
+    ([{"CELos": {"weight": 1.0}}], "Loss.Train[0]: unknown loss 'CELos'; did you mean 'CELoss'?"),
     ([{"CELoss": {"weight": 1.0, "epsilom": 0.1}}], "Loss.Train[0].CELoss"),
     ([{"CELoss": {}, "Other": {}}], "Loss.Train[0]"),
     ("CELoss", "Loss.Train"),

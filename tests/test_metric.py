@@ -98,7 +98,7 @@ def test_confusion_matrix_and_per_class_accuracy():
 
 
 @pytest.mark.parametrize("cfg, fragment", [
-    ([{"TopKAcc": {"topk": [1]}}], "did you mean TopkAcc"),
+    ([{"TopKAcc": {"topk": [1]}}], "unknown metric 'TopKAcc'; did you mean 'TopkAcc'?"),
     ([{"TopkAcc": {"top_k": [1]}}], "Metric.Eval[0].TopkAcc"),
     ([{"TopkAcc": {"topk": [0]}}], "Metric.Eval[0].TopkAcc"),
     ([["TopkAcc"]], "Metric.Eval[0]"),

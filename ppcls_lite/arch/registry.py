@@ -1,9 +1,7 @@
 """Model registry: variant name -> factory function; no string evaluation anywhere."""
-import difflib
+from ..registry import Registry
 
-from ..errors import ConfigError
-
-_MODELS = {}
+_MODELS = Registry("model")
 _FAMILIES = {}
 
 
@@ -11,9 +9,7 @@ def register_model(family):
     """Decorator registering a factory `fn(**kwargs) -> nn.Layer` under its function name."""
 
     def wrap(fn):
-        if fn.__name__ in _MODELS:
-            raise ValueError(f"model {fn.__name__} registered twice")
-        _MODELS[fn.__name__] = fn
+        _MODELS.register(fn)
         _FAMILIES[fn.__name__] = family
         return fn
 
@@ -32,8 +28,4 @@ def model_family(name):
 
 def get_model_factory(name):
     """The factory of a registered variant; unknown names raise ConfigError naming the closest ones."""
-    if name not in _MODELS:
-        close = difflib.get_close_matches(name, list(_MODELS), n=3, cutoff=0.5)
-        hint = f"; did you mean {', '.join(close)}?" if close else "; see ppcls_lite.list_models()"
-        raise ConfigError(f"Arch.name: unknown model '{name}'{hint}")
-    return _MODELS[name]
+    return _MODELS.lookup(name, "Arch.name")

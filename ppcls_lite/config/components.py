@@ -26,22 +26,14 @@ _EMPTY = inspect.Parameter.empty
 
 
 def load_registry(kind):
-    """The registry dict of `kind`, or None while its module (or the dict in it) does not exist yet."""
+    """The registry (a dict name -> class) of `kind`."""
     if kind == "models":
         from ..arch import list_models  # imports every model family
         from ..arch.registry import get_model_factory
 
         return {name: get_model_factory(name) for name in list_models()}
     module_name, attr = REGISTRY_SOURCES[kind]
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        # Only the registry's own module being absent is tolerated; a missing import inside it is a bug.
-        if exc.name and (module_name == exc.name or module_name.startswith(exc.name + ".")):
-            return None
-        raise
-    registry = getattr(module, attr, None)
-    return registry if isinstance(registry, dict) else None
+    return getattr(importlib.import_module(module_name), attr)
 
 
 def signature_params(component):

@@ -114,10 +114,7 @@ def _entry(path, entry):
 
 
 def _component(path, name, kwargs, kind, what, ctx, **options):
-    registry = ctx.registry(kind)
-    if registry is None:  # registry module not written yet: structure only
-        return dict(_mapping(path, {} if kwargs is None else kwargs))
-    return validate_component(path, name, kwargs, registry, what=what, created=ctx.created, **options)
+    return validate_component(path, name, kwargs, ctx.registry(kind), what=what, created=ctx.created, **options)
 
 
 def _entries(path, items, kind, what, ctx, extra=None):
@@ -147,7 +144,7 @@ def _batch_ops(path, items, ctx):
         if name != "OpSampler":
             out.append({name: _component(entry_path, name, kwargs, "batch_ops", "batch op", ctx)})
             continue
-        if registry is not None and name not in registry:
+        if name not in registry:
             raise config_error(entry_path, f"unknown batch op 'OpSampler'{suggest(name, registry)}")
         inner = {}
         for op_name, op_kwargs in _mapping(entry_path, kwargs).items():

@@ -9,12 +9,10 @@ import re
 import numpy as np
 from PIL import Image, ImageEnhance, ImageOps
 
-from .transforms import TransformOp
+from .constants import IMAGENET_MEAN
+from .op_base import TransformOp
 
 __all__ = ["AutoAugment", "RandAugment", "TimmAutoAugment", "posterize", "AUGMENT_OPS"]
-
-IMAGENET_DEFAULT_MEAN = (0.485, 0.456, 0.406)
-
 
 # ---------------------------------------------------------------------------------------------------------------
 # PIL primitives
@@ -462,7 +460,7 @@ class TimmAutoAugment(_PILOp):
     """
 
     def __init__(self, config_str="rand-m9-mstd0.5-inc1", interpolation="bicubic", img_size=224,
-                 mean=IMAGENET_DEFAULT_MEAN, prob=1.0):
+                 mean=IMAGENET_MEAN, prob=1.0):
         self.config_str = config_str
         self.interpolation = interpolation
         self.img_size = img_size

@@ -7,7 +7,8 @@ rng.batch_rng(seed, epoch, batch, rank), so a batch mixes the same way whatever 
 import numpy as np
 
 from ..errors import ConfigError
-from .transforms import _construct, iter_op_specs, parse_number
+from ..registry import Registry
+from .transforms import iter_op_specs, parse_number
 
 __all__ = ["BATCH_OPS", "soft_targets", "MixupOperator", "CutmixOperator", "OpSampler", "BatchCompose", "build_batch_ops"]
 
@@ -115,7 +116,7 @@ class OpSampler:
             if prob < 0:
                 raise ValueError(f"{name}.prob must be >= 0, got {prob}")
             params.setdefault("class_num", self.class_num)
-            self.ops.append(_construct(_SAMPLED_OPS, name, params, ""))
+            self.ops.append(_SAMPLED_OPS.build(name, params, ""))
             probs.append(prob)
         total = float(sum(probs))
         if total > 1.0 + 1e-9:
@@ -145,8 +146,8 @@ class BatchCompose:
         return images, labels
 
 
-_SAMPLED_OPS = {"MixupOperator": MixupOperator, "CutmixOperator": CutmixOperator}
-BATCH_OPS = {"MixupOperator": MixupOperator, "CutmixOperator": CutmixOperator, "OpSampler": OpSampler}
+_SAMPLED_OPS = Registry("op", {"MixupOperator": MixupOperator, "CutmixOperator": CutmixOperator})
+BATCH_OPS = Registry("op", {"MixupOperator": MixupOperator, "CutmixOperator": CutmixOperator, "OpSampler": OpSampler})
 
 
 def build_batch_ops(spec_list, class_num, where="batch_transform_ops"):
@@ -159,5 +160,5 @@ def build_batch_ops(spec_list, class_num, where="batch_transform_ops"):
         if class_num is None and "class_num" not in params:
             raise ConfigError(f"{where}[{i}].{name}: needs the number of classes (set Arch.class_num)")
         params.setdefault("class_num", class_num)
-        ops.append(_construct(BATCH_OPS, name, params, f"{where}[{i}]"))
+        ops.append(BATCH_OPS.build(name, params, f"{where}[{i}]"))
     return BatchCompose(ops) if ops else None

@@ -16,14 +16,15 @@ import numpy as np
 import paddle
 
 from ..errors import ConfigError, DataError, PpclsError
+from ..registry import Registry
 from .rng import sample_rng
+from .constants import IMG_EXTENSIONS
 from .image_io import ImageDecodeError
 from .transforms import build_transforms
 
 __all__ = ["DATASETS", "ImageNetDataset", "ImageFolder", "check_same_classes", "relabel_by_names", "SampleKey",
            "Sample", "SkippedSample", "FailedSample", "IMG_EXTENSIONS", "read_and_transform"]
 
-IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm", ".pbm", ".gif")
 
 SampleKey = namedtuple("SampleKey", "index epoch batch pad")
 SampleKey.__doc__ = "What the batch sampler hands the dataset: sample index, epoch, batch position, padding flag."
@@ -345,4 +346,4 @@ def relabel_by_names(dataset, class_names, model_source="the model"):
     dataset.names_from = "given"
 
 
-DATASETS = {"ImageNetDataset": ImageNetDataset, "ImageFolder": ImageFolder}
+DATASETS = Registry("dataset", {"ImageNetDataset": ImageNetDataset, "ImageFolder": ImageFolder})

@@ -20,7 +20,6 @@ from ..errors import ConfigError, DataError
 from .batch_ops import build_batch_ops
 from .datasets import DATASETS, FailedSample, Sample, SampleKey, SkippedSample
 from .rng import batch_rng, sampler_rng, worker_seed
-from .transforms import _construct
 from .worker_guard import WorkerGuard
 
 __all__ = ["ResumableBatchSampler", "ClsDataLoader", "Collate", "build_dataloader", "SAMPLER_NAMES"]
@@ -321,7 +320,7 @@ def build_dataloader(section, mode, *, seed=0, class_num=None, epoch=0, start_st
     name = ds_cfg.pop("name", None)
     if name is None:
         raise ConfigError(f"{where}.dataset.name: missing (one of {', '.join(DATASETS)})")
-    dataset = _construct(DATASETS, name, ds_cfg, f"{where}.dataset", name_in_path=False)
+    dataset = DATASETS.build(name, ds_cfg, f"{where}.dataset", name_in_path=False)
     dataset.seed = int(seed)
 
     sp_cfg = _as_dict(section.get("sampler"), f"{where}.sampler")

@@ -1,7 +1,6 @@
 """Standard transform lists for tools that run without a config."""
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+from .constants import IMAGENET_MEAN, IMAGENET_STD
 
 
 def eval_transform_ops(img_size, mean=IMAGENET_MEAN, std=IMAGENET_STD):

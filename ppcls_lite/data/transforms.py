@@ -7,7 +7,6 @@ A pipeline is built from a PaddleClas `transform_ops` list with `build_transform
 checks the data layout statically (bytes -> HWC -> CHW), so e.g. a NormalizeImage whose `order` does not match
 the layout it receives is reported when the dataset is built, not half-way through the first epoch.
 """
-import inspect
 import math
 import re
 
@@ -16,7 +15,11 @@ import numpy as np
 from PIL import Image
 
 from ..errors import ConfigError
+from ..registry import Registry
+from .autoaugment import AutoAugment, RandAugment, TimmAutoAugment
+from .constants import IMAGENET_MEAN, IMAGENET_STD
 from .image_io import ImageDecodeError, decode_image
+from .op_base import TransformOp
 
 __all__ = [
     "TRANSFORMS", "Compose", "build_transforms", "parse_number", "decode_image", "ImageDecodeError",
@@ -115,26 +118,6 @@ class _Resizer:
 
 # ---------------------------------------------------------------------------------------------------------------
 # ops
-
-
-class TransformOp:
-    """Base: `__call__(img, rng)`; `out_layout(layout)` says what the op accepts and produces."""
-
-    random = False  # True when the op draws from rng
-
-    def out_layout(self, layout):
-        if layout == "bytes":
-            raise ValueError("needs a decoded image: DecodeImage must come first")
-        if layout != "hwc":
-            raise ValueError(f"expects an HWC image, but the image is {layout.upper()} here")
-        return layout
-
-    def __call__(self, img, rng=None):  # pragma: no cover - interface
-        raise NotImplementedError
-
-    def __repr__(self):
-        fields = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.startswith("_"))
-        return f"{type(self).__name__}({fields})"
 
 
 class DecodeImage(TransformOp):
@@ -313,8 +296,8 @@ class NormalizeImage(TransformOp):
         if order not in ("", "hwc", "chw"):
             raise ValueError(f"order must be '', 'hwc' or 'chw', got {order!r}")
         self.scale = np.float32(parse_number(scale, "scale") if scale is not None else 1.0 / 255.0)
-        mean = [0.485, 0.456, 0.406] if mean is None else [parse_number(m, "mean") for m in mean]
-        std = [0.229, 0.224, 0.225] if std is None else [parse_number(s, "std") for s in std]
+        mean = list(IMAGENET_MEAN) if mean is None else [parse_number(m, "mean") for m in mean]
+        std = list(IMAGENET_STD) if std is None else [parse_number(s, "std") for s in std]
         if len(mean) != 3 or len(std) != 3:
             raise ValueError("mean and std must have 3 values")
         if any(s == 0 for s in std):
@@ -527,49 +510,6 @@ def _fuse(ops):
     return steps
 
 
-def _join(path, msg):
-    """Prefix a ConfigError message with a key path ('a.b' + 'c.d: x' -> 'a.b.c.d: x')."""
-    if not path:
-        return msg
-    head = msg.split(":", 1)[0]
-    if head and " " not in head and ":" in msg:
-        return f"{path}.{msg}"
-    return f"{path}: {msg}"
-
-
-def _construct(registry, name, params, where, name_in_path=True):
-    """registry[name](**params); unknown names, unknown / missing parameters and bad values become a
-    ConfigError whose message starts with the key path `where`.`name`."""
-    path = (f"{where}.{name}" if where else name) if name_in_path else where
-    if name not in registry:
-        key = where if name_in_path else f"{where}.name"
-        msg = f"unknown {'op ' if name_in_path else ''}{name!r}; known: {', '.join(sorted(registry))}"
-        raise ConfigError(f"{key}: {msg}" if key else msg)
-    if params is None:
-        params = {}
-    if not isinstance(params, dict):
-        raise ConfigError(f"{path}: parameters must be a mapping, got {type(params).__name__}")
-    cls = registry[name]
-    sig = inspect.signature(cls.__init__)
-    plist = [p for n, p in sig.parameters.items() if n != "self"]
-    accepts_kwargs = any(p.kind is p.VAR_KEYWORD for p in plist)
-    known = [p.name for p in plist if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)]
-    unknown = [k for k in params if k not in known]
-    if unknown and not accepts_kwargs:
-        raise ConfigError(f"{path}: unknown parameter(s) {', '.join(map(repr, unknown))}; "
-                          f"accepted: {', '.join(known)}")
-    missing = [p.name for p in plist if p.default is p.empty and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)
-               and p.name not in params]
-    if missing:
-        raise ConfigError(f"{path}: missing required parameter(s) {', '.join(map(repr, missing))}")
-    try:
-        return cls(**params)
-    except ConfigError as exc:
-        raise ConfigError(_join(path, str(exc))) from None
-    except (TypeError, ValueError, KeyError) as exc:
-        raise ConfigError(f"{path}: {exc}") from None
-
-
 def iter_op_specs(spec_list, where):
     """Yield (index, name, params) from a PaddleClas op list [{Name: {params}}, ...]."""
     if spec_list is None:
@@ -588,14 +528,13 @@ def iter_op_specs(spec_list, where):
 
 def build_transforms(spec_list, where="transform_ops"):
     """Compose from a PaddleClas `transform_ops` list; None or [] means [DecodeImage]."""
-    ops = [_construct(TRANSFORMS, name, params, f"{where}[{i}]")
-           for i, name, params in iter_op_specs(spec_list, where)]
+    ops = [TRANSFORMS.build(name, params, f"{where}[{i}]") for i, name, params in iter_op_specs(spec_list, where)]
     if not ops:
         ops = [DecodeImage()]
     return Compose(ops, where)
 
 
-TRANSFORMS = {
+TRANSFORMS = Registry("op", {
     "DecodeImage": DecodeImage,
     "ResizeImage": ResizeImage,
     "CropImage": CropImage,
@@ -604,9 +543,7 @@ TRANSFORMS = {
     "NormalizeImage": NormalizeImage,
     "ToCHWImage": ToCHWImage,
     "RandomErasing": RandomErasing,
-}
-
-# The PIL-policy augmenters live in their own module (it imports TransformOp from here).
-from .autoaugment import AutoAugment, RandAugment, TimmAutoAugment  # noqa: E402
-
-TRANSFORMS.update(AutoAugment=AutoAugment, RandAugment=RandAugment, TimmAutoAugment=TimmAutoAugment)
+    "AutoAugment": AutoAugment,  # the PIL-policy augmenters live in autoaugment.py
+    "RandAugment": RandAugment,
+    "TimmAutoAugment": TimmAutoAugment,
+})

@@ -12,6 +12,7 @@ import yaml
 
 from ..arch.pretrained import load_pretrained
 from ..data import ImageFolder, ImageNetDataset, build_dataloader, check_same_classes
+from ..data.constants import IMAGENET_MEAN, IMAGENET_STD
 from ..errors import ConfigError, DataError, PpclsError
 from ..loss import build_loss
 from ..metric import build_metric
@@ -491,8 +492,8 @@ class Trainer:
         norm = next((op["NormalizeImage"] for op in ops if "NormalizeImage" in op), None)
         if norm is None or images.ndim != 4:
             return
-        mean = norm.get("mean", [0.485, 0.456, 0.406])
-        std = norm.get("std", [0.229, 0.224, 0.225])
+        mean = norm.get("mean", IMAGENET_MEAN)
+        std = norm.get("std", IMAGENET_STD)
         self.vdl.image("train/sample_images", image_grid(images.numpy(), mean, std), step=0)
 
 

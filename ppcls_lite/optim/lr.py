@@ -22,8 +22,6 @@ Everything is a stock Paddle scheduler (CosineAnnealingDecay, PiecewiseDecay, St
 PolynomialDecay, LinearWarmup) or a trivial constant subclass, so `state_dict()`/`set_state_dict()` restore the
 schedule exactly on resume (the optimizer's own state_dict includes it under "LR_Scheduler").
 """
-import difflib
-import inspect
 import logging
 import math
 from typing import List, Optional
@@ -31,6 +29,7 @@ from typing import List, Optional
 from paddle.optimizer import lr as plr
 
 from ..errors import ConfigError
+from ..registry import Registry
 
 __all__ = ["LR_SCHEDULES", "build_lr_scheduler", "ConstLR", "Constant", "Linear", "Cosine", "Step",
            "Piecewise", "MultiStepDecay", "ConstantLR"]
@@ -273,7 +272,7 @@ class Piecewise(_Schedule):
                                   values=list(self.values), last_epoch=self.last_epoch)
 
 
-LR_SCHEDULES = {
+LR_SCHEDULES = Registry("learning-rate schedule", {
     "Constant": Constant,
     "ConstLR": ConstLR,
     "Linear": Linear,
@@ -281,22 +280,7 @@ LR_SCHEDULES = {
     "Step": Step,
     "Piecewise": Piecewise,
     "MultiStepDecay": MultiStepDecay,
-}
-
-
-def call_with_keys(cls, params, key):
-    """cls(**params), turning unknown or missing keys into a ConfigError that names the key path."""
-    accepted = [n for n in inspect.signature(cls.__init__).parameters if n != "self"]
-    unknown = [k for k in params if k not in accepted]
-    if unknown:
-        close = difflib.get_close_matches(unknown[0], accepted, n=1)
-        hint = f"; did you mean '{close[0]}'?" if close else f"; accepted: {', '.join(accepted)}"
-        raise ConfigError(f"{key}.{unknown[0]}: unknown key for {cls.__name__}{hint}")
-    missing = [n for n, p in inspect.signature(cls.__init__).parameters.items()
-               if n != "self" and p.default is inspect.Parameter.empty and n not in params]
-    if missing:
-        raise ConfigError(f"{key}.{missing[0]}: required by {cls.__name__}")
-    return cls(**params)
+})
 
 
 def build_lr_scheduler(lr_cfg, epochs, step_each_epoch, key="Optimizer.lr"):
@@ -310,9 +294,5 @@ def build_lr_scheduler(lr_cfg, epochs, step_each_epoch, key="Optimizer.lr"):
         raise ConfigError(f"{key}: expected a mapping like {{name: Cosine, learning_rate: 0.1}}")
     params = dict(lr_cfg)
     name = params.pop("name", "Constant")
-    if name not in LR_SCHEDULES:
-        close = difflib.get_close_matches(str(name), list(LR_SCHEDULES), n=3)
-        hint = f"; did you mean {', '.join(close)}?" if close else f"; known: {', '.join(sorted(LR_SCHEDULES))}"
-        raise ConfigError(f"{key}.name: unknown learning-rate schedule '{name}'{hint}")
-    spec = call_with_keys(LR_SCHEDULES[name], params, key)
+    spec = LR_SCHEDULES.build(name, params, key, name_in_path=False)
     return spec.build(epochs, step_each_epoch)

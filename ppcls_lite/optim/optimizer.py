@@ -32,7 +32,8 @@ import paddle
 from paddle.regularizer import L1Decay, L2Decay
 
 from ..errors import ConfigError
-from .lr import as_float, build_lr_scheduler, call_with_keys
+from ..registry import Registry
+from .lr import as_float, build_lr_scheduler
 
 __all__ = ["OPTIMIZERS", "OPTIMIZER_STRUCTURAL_KEYS", "Momentum", "AdamW", "build_optimizer",
            "named_parameters_of", "no_weight_decay_names"]
@@ -184,7 +185,7 @@ class AdamW(_OptimizerSpec):
         )
 
 
-OPTIMIZERS = {"Momentum": Momentum, "AdamW": AdamW}
+OPTIMIZERS = Registry("optimizer", {"Momentum": Momentum, "AdamW": AdamW})
 
 
 def build_optimizer(opt_cfg, epochs, step_each_epoch, model):
@@ -203,11 +204,9 @@ def build_optimizer(opt_cfg, epochs, step_each_epoch, model):
     name = params.pop("name", None)
     if name is None:
         raise ConfigError(f"{key}.name: required (one of {', '.join(sorted(OPTIMIZERS))})")
-    if name not in OPTIMIZERS:
-        raise ConfigError(f"{key}.name: unknown optimizer '{name}' (known: {', '.join(sorted(OPTIMIZERS))})")
     if "lr" not in params:
         raise ConfigError(f"{key}.lr: required, e.g. {{name: Cosine, learning_rate: 0.1}}")
     lr_cfg = params.pop("lr")
-    spec = call_with_keys(OPTIMIZERS[name], params, key)
+    spec = OPTIMIZERS.build(name, params, key, name_in_path=False)
     sched = build_lr_scheduler(lr_cfg, epochs, step_each_epoch, key=f"{key}.lr")
     return spec.build(model, sched), sched

@@ -114,7 +114,7 @@ def test_state_round_trip_continues_exactly():
 
 
 @pytest.mark.parametrize("cfg, fragment", [
-    ({"name": "Cosinus", "learning_rate": 0.1}, "did you mean Cosine"),
+    ({"name": "Cosinus", "learning_rate": 0.1}, "unknown learning-rate schedule 'Cosinus'; did you mean 'Cosine'?"),
     ({"name": "Cosine", "learning_rate": 0.1, "eta_mn": 0.0}, "Optimizer.lr.eta_mn"),
     ({"name": "Cosine"}, "Optimizer.lr.learning_rate"),
     ({"name": "Cosine", "learning_rate": "fast"}, "Optimizer.lr.learning_rate"),
