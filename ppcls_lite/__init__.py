@@ -7,16 +7,11 @@ __version__ = "0.1.0"
 
 
 # The engine pulls in data loading and VisualDL: import it only when asked for.
-_LAZY = {
-    "Trainer": ("engine.trainer", "Trainer"),
-    "evaluate": ("engine.evaluator", "evaluate"),  # a model over a loader -> EvalResult
-    "train": ("engine.training", "train"),
-    "evaluate_config": ("engine.evaluation", "evaluate_config"),
-    "evaluate_weights": ("engine.evaluation", "evaluate_weights"),
-    "predict": ("engine.prediction", "predict"),
-    "predict_config": ("engine.prediction", "predict_config"),
-    "export_config": ("export", "export_config"),
-}
+# name -> the module defining it ("evaluate" runs a model over a loader; "evaluate_config" is the workflow)
+_LAZY = dict.fromkeys(["Trainer"], "engine.trainer")
+_LAZY.update(evaluate="engine.evaluator", train="engine.training", export_config="export")
+_LAZY.update(dict.fromkeys(["evaluate_config", "evaluate_weights"], "engine.evaluation"))
+_LAZY.update(dict.fromkeys(["predict", "predict_config"], "engine.prediction"))
 
 
 def __getattr__(name):
@@ -24,8 +19,7 @@ def __getattr__(name):
         raise AttributeError(name)
     import importlib
 
-    module, attr = _LAZY[name]
-    return getattr(importlib.import_module(f".{module}", __name__), attr)
+    return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
 
 
 __all__ = ["build_model", "list_models", "load_config", "ConfigError", "DataError", "PpclsError", "WeightsError",

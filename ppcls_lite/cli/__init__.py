@@ -16,6 +16,15 @@ def config_arg_parser(description):
     return parser
 
 
+def add_quick_model_args(parser, weights_help):
+    """The quick-mode flags eval and infer share: --model, --weights, --class-num, --img-size."""
+    parser.add_argument("--model", help="model name (quick mode; default: the checkpoint's)")
+    parser.add_argument("--weights", help=weights_help)
+    parser.add_argument("--class-num", type=int, help="default: the checkpoint's, else the head in --weights")
+    parser.add_argument("--img-size", type=int, help="use the standard resize/crop at this size instead of the "
+                        "checkpoint's evaluation transforms")
+
+
 def require_config(args):
     """The -c path; its absence is a ConfigError (not 'None: config file not found')."""
     if not args.config:

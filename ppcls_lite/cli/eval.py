@@ -1,5 +1,5 @@
 """ppcls-eval / tools/eval.py: top-1/top-5, loss, per-class accuracy and confusion matrix (CSV + JSON)."""
-from . import config_arg_parser, user_errors_exit
+from . import add_quick_model_args, config_arg_parser, user_errors_exit
 
 USAGE = """Evaluate a model: top-1/top-5, loss, per-class accuracy and confusion matrix (CSV + JSON).
 
@@ -20,11 +20,7 @@ def main(argv=None):
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument("--data", help="class-per-subfolder tree or a list file (quick mode, no config)")
     parser.add_argument("--image-root", help="root the list file's paths are relative to (default: its folder)")
-    parser.add_argument("--model", help="model name (quick mode; default: the checkpoint's)")
-    parser.add_argument("--weights", help="checkpoint prefix or .pdparams to evaluate (quick mode)")
-    parser.add_argument("--img-size", type=int, help="use the standard resize/crop at this size instead of the "
-                        "checkpoint's evaluation transforms")
-    parser.add_argument("--class-num", type=int, help="default: the checkpoint's, else the head in --weights")
+    add_quick_model_args(parser, "checkpoint prefix or .pdparams to evaluate (quick mode)")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--output-dir", default="./output/eval")
     args = parser.parse_args(argv)

@@ -1,5 +1,5 @@
 """ppcls-infer / tools/infer.py: top-k classes of images as JSON lines."""
-from . import config_arg_parser, user_errors_exit
+from . import add_quick_model_args, config_arg_parser, user_errors_exit
 
 USAGE = """Predict top-k classes of an image or a folder of images, as JSON lines.
 
@@ -20,11 +20,7 @@ def main(argv=None):
     parser = config_arg_parser(USAGE)
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument("--images", help="an image file or a folder (quick mode)")
-    parser.add_argument("--model", help="model name (quick mode; default: the checkpoint's)")
-    parser.add_argument("--weights", help="checkpoint prefix or .pdparams (quick mode)")
-    parser.add_argument("--class-num", type=int, help="default: the checkpoint's, else the head in --weights")
-    parser.add_argument("--img-size", type=int, help="use the standard resize/crop at this size instead of the "
-                        "checkpoint's evaluation transforms")
+    add_quick_model_args(parser, "checkpoint prefix or .pdparams (quick mode)")
     parser.add_argument("--topk", type=int, default=5)
     parser.add_argument("--label-list", help="'<id> <name>' lines for label names (default: the checkpoint's)")
     parser.add_argument("--batch-size", type=int, default=8)

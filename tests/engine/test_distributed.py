@@ -111,9 +111,14 @@ def test_resume_under_two_processes_is_exact(tmp_path):
 
     resumed = _launch(tmp_path, "train.py", "-c", cfg, "-o", f"Global.output_dir={out}",
                       "-o", f"Global.checkpoints={out / 'latest'}", tag="resume")
-    assert resumed.returncode == 0, _worker_logs(tmp_path, "resume")[-3000:]
-    assert "resumed from" in _worker_logs(tmp_path, "resume")
-    a = safe_load(str(tmp_path / "full" / "latest.pdparams"))
+    _assert_resumed_equals(resumed, tmp_path, "resume", tmp_path / "full", out)
+
+
+def _assert_resumed_equals(proc, tmp_path, tag, full, out):
+    """The resumed launcher run succeeded, said it resumed, and ended with the uninterrupted run's weights."""
+    assert proc.returncode == 0, _worker_logs(tmp_path, tag)[-3000:]
+    assert "resumed from" in _worker_logs(tmp_path, tag)
+    a = safe_load(str(full / "latest.pdparams"))
     b = safe_load(str(out / "latest.pdparams"))
     for k in a:
         np.testing.assert_array_equal(a[k], b[k], err_msg=k)
@@ -271,10 +276,4 @@ def test_sigkill_of_a_rank_then_the_same_command_again_is_exact(tmp_path):
     assert stopped < 40 * 3, "the run finished before it could be killed"
 
     command[command.index("--log_dir") + 1] = str(tmp_path / "again")
-    again = _run(command)
-    assert again.returncode == 0, _worker_logs(tmp_path, "again")[-3000:]
-    assert "resumed from" in _worker_logs(tmp_path, "again")
-    a = safe_load(str(tmp_path / "full" / "latest.pdparams"))
-    b = safe_load(str(out / "latest.pdparams"))
-    for k in a:
-        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+    _assert_resumed_equals(_run(command), tmp_path, "again", tmp_path / "full", out)
