@@ -132,3 +132,76 @@ def test_a_new_component_is_one_decorated_class():
         assert int(out[0, 0, 0]) == 245
     finally:
         del TRANSFORMS["Invert"]
+
+
+def test_recipes_of_the_architecture_doc_train_end_to_end(tmp_path):
+    """docs/architecture.md's recipes: a model variant, a loss and a metric, each one decorated definition,
+    used by name in a config that trains one epoch on real images."""
+    import paddle
+    import paddle.nn as nn
+    import paddle.nn.functional as F
+    import yaml
+
+    import ppcls_lite
+    from ppcls_lite.arch.base import ClassifierBase
+    from ppcls_lite.arch.registry import _FAMILIES, _MODELS, register_model
+    from ppcls_lite.loss import LOSSES
+    from ppcls_lite.metric import METRICS
+    from tests.engine.conftest import tiny_config
+
+    class TinyNet(ClassifierBase):
+        head_prefixes = ("fc.",)
+
+        def __init__(self, class_num=1000, width=8):
+            super().__init__()
+            self.conv = nn.Conv2D(3, width, 3, stride=2, padding=1)
+            self.fc = nn.Linear(width, class_num)
+
+        def forward_features(self, x):
+            return F.adaptive_avg_pool2d(F.relu(self.conv(x)), 1).flatten(1)
+
+        def forward_head(self, feats):
+            return self.fc(feats)
+
+    @register_model("Toy")
+    def TinyNet_w8(class_num=1000, width=8):
+        return TinyNet(class_num=class_num, width=width)
+
+    @LOSSES.register
+    class ScaledCE(nn.Layer):
+        def __init__(self, scale: float = 1.0, weight: float = 1.0):
+            super().__init__()
+            self.scale, self.weight = float(scale), float(weight)
+
+        def forward(self, x, label):
+            return self.scale * F.cross_entropy(x, label.reshape([-1]).astype("int64"))
+
+    @METRICS.register
+    class ErrorRate:
+        def __init__(self):
+            pass
+
+        def __call__(self, x, label):
+            wrong = (paddle.argmax(x, axis=-1) != label.reshape([-1])).astype("float32")
+            return {"error": wrong.mean()}
+
+    try:
+        path = tiny_config(tmp_path, epochs=1, model="TinyNet_w8", extra_global={"use_visualdl": False})
+        cfg = yaml.safe_load(open(path))
+        cfg["Arch"]["width"] = 4
+        cfg["Loss"]["Train"] = [{"ScaledCE": {"scale": 0.5, "weight": 1.0}}]
+        cfg["Metric"]["Train"] = [{"ErrorRate": None}]
+        trainer = ppcls_lite.train(ppcls_lite.load_config(_write(tmp_path, cfg)))
+        log = open(os.path.join(trainer.output_dir, "train.log")).read()
+        assert "ScaledCE: " in log and "error: " in log and "[Eval][Epoch 1][Avg]" in log
+        assert trainer.model.conv.weight.shape[0] == 4 and trainer.state["epoch"] == 2
+    finally:
+        del _MODELS["TinyNet_w8"], _FAMILIES["TinyNet_w8"], LOSSES["ScaledCE"], METRICS["ErrorRate"]
+
+
+def _write(tmp_path, cfg):
+    import yaml
+
+    path = tmp_path / "recipe.yaml"
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return str(path)
