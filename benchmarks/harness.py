@@ -212,7 +212,7 @@ def train_step_fn(model, batch_size, img_size, class_num=1000, lr=1e-3, seed=0):
 
 
 class LoopProbe:
-    """Stands in for a Trainer's train_loader and times every loop iteration.
+    """Given to Trainer.run_epoch as its loader; times every loop iteration.
 
     Each iteration's time runs from the moment the trainer asks for a batch until it asks for the next one, so
     it holds the data fetch plus everything the loop does with the batch. With `cached` the first real batch is
@@ -294,8 +294,9 @@ def engine_config(config_path, name, batch_size, img_size, data_root, list_file,
 
 
 def engine_overhead(config, warmup=2, repeat=8, real_steps=0):
-    """Run Trainer.fit on `config` twice: once on a replayed batch with bare steps interleaved (engine
-    overhead), once on the real loader (`real_steps` iterations, 0 to skip). Returns a dict of seconds."""
+    """Run the Trainer's epoch loop (Trainer.run_epoch, through its loader seam) on `config` twice: once on a
+    replayed batch with bare steps interleaved (engine overhead), once on the real loader (`real_steps`
+    iterations, 0 to skip). Returns a dict of seconds."""
     from ppcls_lite.engine.trainer import Trainer
 
     trainer = Trainer(config)
@@ -310,8 +311,7 @@ def engine_overhead(config, warmup=2, repeat=8, real_steps=0):
         trainer.optimizer.clear_grad()
 
     probe = LoopProbe(real_loader, warmup + repeat, cached=True, bare_step=bare)
-    trainer.train_loader = probe
-    trainer.fit()
+    trainer.run_epoch(1, probe, start_step=0)
     out = {
         "loop_s": median(probe.loop_times[warmup:]),
         "bare_s": median(probe.bare_times[warmup:]),
@@ -320,11 +320,9 @@ def engine_overhead(config, warmup=2, repeat=8, real_steps=0):
         "batch_size": int(config["DataLoader"]["Train"]["sampler"]["batch_size"]),
     }
     if real_steps:
-        trainer.state.update(epoch=1, step_in_epoch=0)
         n = min(int(real_steps), len(real_loader))
         probe = LoopProbe(real_loader, n, cached=False)
-        trainer.train_loader = probe
-        trainer.fit()
+        trainer.run_epoch(1, probe, start_step=0)
         skip = min(max(warmup, 1), max(n - 1, 0))  # the first real batch waits for the workers to start
         out["real_loop_s"] = median(probe.loop_times[skip:])
         out["real_times"] = probe.loop_times[skip:]

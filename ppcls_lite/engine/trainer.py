@@ -385,13 +385,10 @@ class Trainer:
 
     def fit(self):
         """Train from the current state to Global.epochs; returns the last evaluation result (or None)."""
-        g = self.cfg["Global"]
         self._write_label_map()
         self.vdl.text("config", "```yaml\n" + _as_yaml(self.cfg) + "```")
         previous = self._install_signal_handlers()
-        print_every = max(int(g["print_batch_step"]), 1)
         last_result = None
-        logged_images = self.state["global_step"] > 0
         try:
             if self.state["eval_pending"] is not None:  # a resumed run whose last evaluation did not finish
                 if self.eval_loader is not None:
@@ -403,69 +400,10 @@ class Trainer:
                     self.state["eval_pending"] = None
             if self._finished():
                 return last_result
-            self.model.train()
-            sampler = self.train_loader.batch_sampler
             while self.state["epoch"] <= self.epochs:
                 epoch = self.state["epoch"]
-                sampler.set_epoch(epoch)
-                sampler.set_start_step(self.state["step_in_epoch"])
-                skipped_before = self.train_loader.num_skipped
-                tic = time.time()
-                for batch in self.train_loader:
-                    # The loader's position counts a batch dropped whole (every image undecodable, skip mode) too,
-                    # so the step saved for resume always names the next batch the sampler must yield.
-                    step = self.train_loader.position - 1
-                    reader_cost = time.time() - tic
-                    images, labels = batch[0], batch[1]
-                    if not logged_images and self.vdl.enabled:
-                        self._log_sample_images(images)
-                        logged_images = True
-                    paddle.seed(step_seed(self.seed, self.rank, self.state["global_step"]))
-                    at_boundary = (step + 1) % self.update_freq == 0
-                    # Non-final micro-steps of an accumulation skip DataParallel's gradient all-reduce.
-                    sync = contextlib.nullcontext() if at_boundary or self.world_size == 1 else self.train_model.no_sync()
-                    with sync:
-                        logits, losses = self._forward_loss(images, labels)
-                        finite = self._check_finite(losses, epoch, step, batch)
-                        if finite:
-                            loss = losses["loss"] / self.update_freq
-                            (self.scaler.scale(loss) if self.scaler is not None else loss).backward()
-                    self.state["global_step"] += 1
-                    self.state["step_in_epoch"] = step + 1
-                    if at_boundary and finite:
-                        self._optimizer_step()
-                    batch_cost = time.time() - tic
-                    if step % print_every == 0:
-                        self._flush_finite_checks()
-                    if step % print_every == 0 and finite:
-                        self._log_step(epoch, step, logits, labels, losses, batch_cost, reader_cost, images.shape[0])
-                    interval = int(g.get("latest_interval_steps", 0) or 0)
-                    if at_boundary and interval and self.state["global_step"] % interval == 0:
-                        self._save("latest")
-                    # The all-reduce of the stop flag is a host synchronisation: once per logging interval.
-                    stop_check = at_boundary and (
-                        self.world_size == 1 or (self.state["global_step"] // self.update_freq) % print_every == 0)
-                    if stop_check and broadcast_flag(self._stop_signal is not None):
-                        prefix = self._save("latest")
-                        self.logger.warning("signal received: saved %s at epoch %d, iter %d; resume with "
-                                            "-o Global.checkpoints=%s", prefix, epoch, step + 1, prefix)
-                        raise TrainingInterrupted(self._stop_signal or signal.SIGTERM, prefix)
-                    tic = time.time()
-                self._flush_finite_checks()
-                self.state["epoch"] = epoch + 1
-                self.state["step_in_epoch"] = 0
-                self._log_skipped(self.train_loader, f"[Train][Epoch {epoch}]", skipped_before)
-                # What every rank evaluates is what rank 0 saves: its BatchNorm statistics (and EMA shadow).
-                broadcast_buffers(self.model, self.ema.shadow if self.ema is not None else None)
-                if self.eval_loader is not None and epoch % int(g["eval_interval"]) == 0:
-                    self.state["eval_pending"] = epoch
-                # The epoch is on disk before its evaluation runs: an error found there loses no training.
-                if epoch % int(g["save_interval"]) == 0:
-                    self._save(f"epoch_{epoch}")
-                self._save("latest")
-                if self.state["eval_pending"] is not None:
-                    last_result = self._run_pending_eval()
-                self.vdl.flush()
+                self.run_epoch(epoch)
+                last_result = self._end_epoch(epoch) or last_result
         except (RuntimeError, SystemError, OSError) as e:
             if self.world_size > 1 and (self._stop_signal is not None or _is_peer_failure(e)):
                 raise PeerLostError(
@@ -479,6 +417,87 @@ class Trainer:
                 signal.signal(sig, h)
             self.vdl.close()
         return last_result
+
+    def run_epoch(self, epoch, loader=None, start_step=None):
+        """Train the batches of `epoch`, from `start_step` (default: the state's step_in_epoch, where a resume
+        put it); no end-of-epoch work (checkpoint, evaluation). `loader`: what to iterate instead of the train
+        loader, with its protocol (batch_sampler, position, num_skipped) -- the seam a benchmark times through."""
+        loader = self.train_loader if loader is None else loader
+        self.model.train()
+        loader.batch_sampler.set_epoch(epoch)
+        loader.batch_sampler.set_start_step(self.state["step_in_epoch"] if start_step is None else start_step)
+        skipped_before = loader.num_skipped
+        tic = time.time()
+        for batch in loader:
+            # The loader's position counts a batch dropped whole (every image undecodable, skip mode) too, so the
+            # step saved for resume always names the next batch the sampler must yield.
+            step = loader.position - 1
+            reader_cost = time.time() - tic
+            logits, losses, finite, at_boundary = self._train_step(batch, epoch, step)
+            self._after_step(epoch, step, batch, logits, losses, finite, at_boundary, time.time() - tic,
+                             reader_cost)
+            tic = time.time()
+        self._flush_finite_checks()
+        self._log_skipped(loader, f"[Train][Epoch {epoch}]", skipped_before)
+
+    def _train_step(self, batch, epoch, step):
+        """Forward, loss, backward and (at an accumulation boundary) the optimizer step of one batch."""
+        images, labels = batch[0], batch[1]
+        if self.state["global_step"] == 0 and self.vdl.enabled:  # the grid of sample images, once
+            self._log_sample_images(images)
+        paddle.seed(step_seed(self.seed, self.rank, self.state["global_step"]))
+        at_boundary = (step + 1) % self.update_freq == 0
+        # Non-final micro-steps of an accumulation skip DataParallel's gradient all-reduce.
+        sync = contextlib.nullcontext() if at_boundary or self.world_size == 1 else self.train_model.no_sync()
+        with sync:
+            logits, losses = self._forward_loss(images, labels)
+            finite = self._check_finite(losses, epoch, step, batch)
+            if finite:
+                loss = losses["loss"] / self.update_freq
+                (self.scaler.scale(loss) if self.scaler is not None else loss).backward()
+        self.state["global_step"] += 1
+        self.state["step_in_epoch"] = step + 1
+        if at_boundary and finite:
+            self._optimizer_step()
+        return logits, losses, finite, at_boundary
+
+    def _after_step(self, epoch, step, batch, logits, losses, finite, at_boundary, batch_cost, reader_cost):
+        """What runs around a step: the finiteness check, the log line, `latest` every N steps, stop signals."""
+        g = self.cfg["Global"]
+        print_every = max(int(g["print_batch_step"]), 1)
+        if step % print_every == 0:
+            self._flush_finite_checks()
+            if finite:
+                self._log_step(epoch, step, logits, batch[1], losses, batch_cost, reader_cost, batch[0].shape[0])
+        interval = int(g.get("latest_interval_steps", 0) or 0)
+        if at_boundary and interval and self.state["global_step"] % interval == 0:
+            self._save("latest")
+        # The all-reduce of the stop flag is a host synchronisation: once per logging interval.
+        stop_check = at_boundary and (
+            self.world_size == 1 or (self.state["global_step"] // self.update_freq) % print_every == 0)
+        if stop_check and broadcast_flag(self._stop_signal is not None):
+            prefix = self._save("latest")
+            self.logger.warning("signal received: saved %s at epoch %d, iter %d; resume with "
+                                "-o Global.checkpoints=%s", prefix, epoch, step + 1, prefix)
+            raise TrainingInterrupted(self._stop_signal or signal.SIGTERM, prefix)
+
+    def _end_epoch(self, epoch):
+        """After the last batch of `epoch`: rank 0's buffers everywhere, the epoch's checkpoints, then its
+        evaluation (and best_model); returns the evaluation result, or None."""
+        g = self.cfg["Global"]
+        self.state["epoch"] = epoch + 1
+        self.state["step_in_epoch"] = 0
+        # What every rank evaluates is what rank 0 saves: its BatchNorm statistics (and EMA shadow).
+        broadcast_buffers(self.model, self.ema.shadow if self.ema is not None else None)
+        if self.eval_loader is not None and epoch % int(g["eval_interval"]) == 0:
+            self.state["eval_pending"] = epoch
+        # The epoch is on disk before its evaluation runs: an error found there loses no training.
+        if epoch % int(g["save_interval"]) == 0:
+            self._save(f"epoch_{epoch}")
+        self._save("latest")
+        result = self._run_pending_eval() if self.state["eval_pending"] is not None else None
+        self.vdl.flush()
+        return result
 
     def _log_skipped(self, loader, where, before):
         """After an epoch: how many undecodable images on_bad_image='skip' dropped, and every such file."""
