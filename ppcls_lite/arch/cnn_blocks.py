@@ -115,6 +115,24 @@ class BottleneckBlock(nn.Layer):
         return F.relu(y + short)
 
 
+def build_stages(depths, channels, make_block):
+    """The blocks of the four residual stages of ResNet, ResNeXt and Res2Net, built in order.
+
+    Stage s holds depths[s] blocks; the first block of every stage projects its shortcut, and in stages 1-3 it
+    halves the resolution (stride 2; the vd forms average-pool the shortcut instead). make_block(stage, i,
+    in_channels, stride, first) builds one block (registering it under its family's name) and returns
+    (block, out_channels). Returns (the stages as lists of blocks, the channels after the last block).
+    """
+    stages = []
+    for stage, depth in enumerate(depths):
+        blocks = []
+        for i in range(depth):
+            block, channels = make_block(stage, i, channels, 2 if i == 0 and stage > 0 else 1, i == 0)
+            blocks.append(block)
+        stages.append(blocks)
+    return stages, channels
+
+
 def stem_specs(vd, width, in_channels=3):
     """(in, out, kernel, stride) of the stem convs: one 7x7/2 (vb) or three 3x3, the first strided (vd)."""
     if vd:

@@ -9,7 +9,8 @@ import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
-from .cnn_blocks import ConvBNLayer as _ConvBNBase, ResNetLikeBase, check_data_format, stage_depths, stem_specs
+from .cnn_blocks import (ConvBNLayer as _ConvBNBase, ResNetLikeBase, build_stages, check_data_format, stage_depths,
+                         stem_specs)
 from .registry import register_model
 
 
@@ -85,22 +86,19 @@ class Res2Net(ResNetLikeBase):
         for name, (i, o, k, s) in zip(names, stem_specs(vd, base_channels, in_channels)):
             setattr(self, name, ConvBNLayer(i, o, k, stride=s, act="relu", data_format=data_format))
             stem.append(getattr(self, name))
-        channels, stages = base_channels, []
-        for stage, depth in enumerate(depths):
+
+        def make_block(stage, i, channels, stride, first):
             mid, out = width * scales * 2 ** stage, base_channels * 4 * 2 ** stage
-            blocks = []
-            for i in range(depth):
-                if layers >= 101 and stage == 2:
-                    prefix = f"res{stage + 2}" + ("a" if i == 0 else f"b{i}")
-                else:
-                    prefix = f"res{stage + 2}{chr(ord('a') + i)}"
-                block = BottleneckBlock(
-                    channels, mid, out, stride=2 if i == 0 and stage > 0 else 1, scales=scales, prefix=prefix,
-                    project=i == 0, vd=vd and i == 0 and stage > 0, data_format=data_format)
-                setattr(self, f"bb_{stage}_{i}", block)
-                blocks.append(block)
-                channels = out
-            stages.append(blocks)
+            if layers >= 101 and stage == 2:
+                prefix = f"res{stage + 2}" + ("a" if first else f"b{i}")
+            else:
+                prefix = f"res{stage + 2}{chr(ord('a') + i)}"
+            block = BottleneckBlock(channels, mid, out, stride=stride, scales=scales, prefix=prefix, project=first,
+                                    vd=vd and first and stage > 0, data_format=data_format)
+            setattr(self, f"bb_{stage}_{i}", block)
+            return block, out
+
+        stages, channels = build_stages(depths, base_channels, make_block)
         self._setup(stem, stages, channels, class_num, data_format)
 
 

@@ -7,8 +7,8 @@ shortcut with a 2x2 average pool instead of the 1x1 conv.
 """
 import paddle.nn as nn
 
-from .cnn_blocks import (BasicBlock, BottleneckBlock, ConvBNLayer, ResNetLikeBase, check_data_format,
-                         stage_depths, stem_specs)
+from .cnn_blocks import (BasicBlock, BottleneckBlock, ConvBNLayer, ResNetLikeBase, build_stages,
+                         check_data_format, stage_depths, stem_specs)
 from .registry import register_model
 
 # depth -> (block type, expansion of the block's output over its width)
@@ -42,23 +42,16 @@ class ResNet(ResNetLikeBase):
             ConvBNLayer(i, o, k, stride=s, act="relu", data_format=data_format)
             for i, o, k, s in stem_specs(vd, base_channels, in_channels)
         ])
-        channels, stages, all_blocks = base_channels, [], []
-        for stage, depth in enumerate(depths):
+
+        def make_block(stage, i, channels, stride, first):
             width = base_channels * 2 ** stage
-            blocks = []
-            for i in range(depth):
-                stride = 2 if i == 0 and stage > 0 else 1
-                # The first block of each stage projects; vd pools instead of striding (not in stage 0).
-                kw = dict(stride=stride, project=i == 0, vd=vd and i == 0 and stage > 0, data_format=data_format)
-                if block_cls is BasicBlock:
-                    block = BasicBlock(channels, width, **kw)
-                else:
-                    block = BottleneckBlock(channels, width, width * expansion, **kw)
-                blocks.append(block)
-                channels = width * expansion
-            stages.append(blocks)
-            all_blocks.extend(blocks)
-        self.blocks = nn.Sequential(*all_blocks)
+            kw = dict(stride=stride, project=first, vd=vd and first and stage > 0, data_format=data_format)
+            if block_cls is BasicBlock:
+                return BasicBlock(channels, width, **kw), width * expansion
+            return BottleneckBlock(channels, width, width * expansion, **kw), width * expansion
+
+        stages, channels = build_stages(depths, base_channels, make_block)
+        self.blocks = nn.Sequential(*[b for blocks in stages for b in blocks])
         self._setup(list(self.stem), stages, channels, class_num, data_format)
 
 

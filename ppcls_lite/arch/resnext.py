@@ -8,8 +8,8 @@ Weight-compatible with PaddleClas 2.6.0's model_zoo/resnext.py, resnext_vd.py an
 """
 import paddle.nn as nn
 
-from .cnn_blocks import BottleneckBlock, ConvBNLayer as _ConvBNBase, ResNetLikeBase, check_data_format, \
-    stage_depths, stem_specs
+from .cnn_blocks import (BottleneckBlock, ConvBNLayer as _ConvBNBase, ResNetLikeBase, build_stages,
+                         check_data_format, stage_depths, stem_specs)
 from .registry import register_model
 
 
@@ -72,18 +72,15 @@ class ResNeXt(ResNetLikeBase):
         for name, (i, o, k, s) in zip(self._stem_names(vd), stem_specs(vd, base_channels, in_channels)):
             setattr(self, name, self.layer_cls(i, o, k, stride=s, act="relu", data_format=data_format))
             stem.append(getattr(self, name))
-        channels, stages = base_channels, []
-        for stage, depth in enumerate(depths):
+
+        def make_block(stage, i, channels, stride, first):
             mid, out = cardinality * group_width * 2 ** stage, base_channels * 4 * 2 ** stage
-            blocks = []
-            for i in range(depth):
-                block = self.block_cls(
-                    channels, mid, out, stride=2 if i == 0 and stage > 0 else 1, groups=cardinality,
-                    project=i == 0, vd=vd and i == 0 and stage > 0, layer=self.layer_cls, data_format=data_format)
-                setattr(self, self._block_name(stage, i), block)
-                blocks.append(block)
-                channels = out
-            stages.append(blocks)
+            block = self.block_cls(channels, mid, out, stride=stride, groups=cardinality, project=first,
+                                   vd=vd and first and stage > 0, layer=self.layer_cls, data_format=data_format)
+            setattr(self, self._block_name(stage, i), block)
+            return block, out
+
+        stages, channels = build_stages(depths, base_channels, make_block)
         self._setup(stem, stages, channels, class_num, data_format)
 
     @staticmethod
