@@ -151,6 +151,14 @@ class ResNetLikeBase(ClassifierBase):
     head_attr = "fc"
     uniform_head_init = True
 
+    def _named_stem(self, names, layer_cls, vd, base_channels, in_channels, data_format):
+        """Build the stem convs (stem_specs) registered under PaddleClas's `names`; returns them in order."""
+        stem = []
+        for name, (i, o, k, s) in zip(names, stem_specs(vd, base_channels, in_channels)):
+            setattr(self, name, layer_cls(i, o, k, stride=s, act="relu", data_format=data_format))
+            stem.append(getattr(self, name))
+        return stem
+
     def _setup(self, stem, stages, num_features, class_num, data_format):
         self.data_format = data_format
         self._stem_layers = list(stem)

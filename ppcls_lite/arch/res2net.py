@@ -9,8 +9,7 @@ import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
-from .cnn_blocks import (ConvBNLayer as _ConvBNBase, ResNetLikeBase, build_stages, check_data_format, stage_depths,
-                         stem_specs)
+from .cnn_blocks import ConvBNLayer as _ConvBNBase, ResNetLikeBase, build_stages, check_data_format, stage_depths
 from .registry import register_model
 
 
@@ -81,11 +80,8 @@ class Res2Net(ResNetLikeBase):
         check_data_format(data_format)
         depths = stage_depths(layers)
         self.layers, self.scales, self.width, self.vd = layers, scales, width, vd
-        stem = []
         names = ["conv1_1", "conv1_2", "conv1_3"] if vd else ["conv1"]
-        for name, (i, o, k, s) in zip(names, stem_specs(vd, base_channels, in_channels)):
-            setattr(self, name, ConvBNLayer(i, o, k, stride=s, act="relu", data_format=data_format))
-            stem.append(getattr(self, name))
+        stem = self._named_stem(names, ConvBNLayer, vd, base_channels, in_channels, data_format)
 
         def make_block(stage, i, channels, stride, first):
             mid, out = width * scales * 2 ** stage, base_channels * 4 * 2 ** stage

@@ -9,7 +9,7 @@ Weight-compatible with PaddleClas 2.6.0's model_zoo/resnext.py, resnext_vd.py an
 import paddle.nn as nn
 
 from .cnn_blocks import (BottleneckBlock, ConvBNLayer as _ConvBNBase, ResNetLikeBase, build_stages,
-                         check_data_format, stage_depths, stem_specs)
+                         check_data_format, stage_depths)
 from .registry import register_model
 
 
@@ -68,10 +68,7 @@ class ResNeXt(ResNetLikeBase):
         check_data_format(data_format)
         depths = stage_depths(layers)
         self.layers, self.cardinality, self.group_width, self.vd = layers, cardinality, group_width, vd
-        stem = []
-        for name, (i, o, k, s) in zip(self._stem_names(vd), stem_specs(vd, base_channels, in_channels)):
-            setattr(self, name, self.layer_cls(i, o, k, stride=s, act="relu", data_format=data_format))
-            stem.append(getattr(self, name))
+        stem = self._named_stem(self._stem_names(vd), self.layer_cls, vd, base_channels, in_channels, data_format)
 
         def make_block(stage, i, channels, stride, first):
             mid, out = cardinality * group_width * 2 ** stage, base_channels * 4 * 2 ** stage
