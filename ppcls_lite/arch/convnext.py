@@ -15,7 +15,7 @@ import paddle.nn.functional as F
 from ..errors import ConfigError
 from .base import ClassifierBase
 from .layers import DropPath, ones_, trunc_normal_, zeros_
-from .registry import register_model
+from .registry import register_variants
 
 _DATA_FORMATS = ("NCHW", "NHWC")
 
@@ -204,31 +204,4 @@ def _build(name, **kwargs):
     return ConvNeXt(**kwargs)
 
 
-@register_model("ConvNeXt")
-def ConvNeXt_tiny(**kwargs):
-    return _build("ConvNeXt_tiny", **kwargs)
-
-
-@register_model("ConvNeXt")
-def ConvNeXt_small(**kwargs):
-    return _build("ConvNeXt_small", **kwargs)
-
-
-@register_model("ConvNeXt")
-def ConvNeXt_base_224(**kwargs):
-    return _build("ConvNeXt_base_224", **kwargs)
-
-
-@register_model("ConvNeXt")
-def ConvNeXt_base_384(**kwargs):
-    return _build("ConvNeXt_base_384", **kwargs)
-
-
-@register_model("ConvNeXt")
-def ConvNeXt_large_224(**kwargs):
-    return _build("ConvNeXt_large_224", **kwargs)
-
-
-@register_model("ConvNeXt")
-def ConvNeXt_large_384(**kwargs):
-    return _build("ConvNeXt_large_384", **kwargs)
+register_variants("ConvNeXt", _CONFIGS, lambda name, kwargs: _build(name, **kwargs), __name__)

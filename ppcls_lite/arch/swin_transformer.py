@@ -20,7 +20,7 @@ import paddle.nn.functional as F
 
 from .base import ClassifierBase
 from .layers import DropPath, Mlp, ones_, resize_2d, to_2tuple, trunc_normal_, zeros_
-from .registry import register_model
+from .registry import register_variants
 
 logger = logging.getLogger("ppcls_lite")
 
@@ -423,31 +423,4 @@ def _build(name, kwargs):
     return SwinTransformer(**cfg)
 
 
-@register_model("SwinTransformer")
-def SwinTransformer_tiny_patch4_window7_224(**kwargs):
-    return _build("SwinTransformer_tiny_patch4_window7_224", kwargs)
-
-
-@register_model("SwinTransformer")
-def SwinTransformer_small_patch4_window7_224(**kwargs):
-    return _build("SwinTransformer_small_patch4_window7_224", kwargs)
-
-
-@register_model("SwinTransformer")
-def SwinTransformer_base_patch4_window7_224(**kwargs):
-    return _build("SwinTransformer_base_patch4_window7_224", kwargs)
-
-
-@register_model("SwinTransformer")
-def SwinTransformer_base_patch4_window12_384(**kwargs):
-    return _build("SwinTransformer_base_patch4_window12_384", kwargs)
-
-
-@register_model("SwinTransformer")
-def SwinTransformer_large_patch4_window7_224(**kwargs):
-    return _build("SwinTransformer_large_patch4_window7_224", kwargs)
-
-
-@register_model("SwinTransformer")
-def SwinTransformer_large_patch4_window12_384(**kwargs):
-    return _build("SwinTransformer_large_patch4_window12_384", kwargs)
+register_variants("SwinTransformer", _CONFIGS, _build, __name__)

@@ -18,7 +18,7 @@ import paddle.nn.functional as F
 from ..errors import ConfigError
 from .base import ClassifierBase
 from .layers import DropPath, Mlp, ones_, resize_2d, to_2tuple, trunc_normal_, zeros_
-from .registry import register_model
+from .registry import register_variants
 from .vit_hybrid import HybridEmbed, ResNetStages
 
 
@@ -315,111 +315,4 @@ def _create(name, kwargs):
     return VisionTransformer(**{**CONFIGS[name], **kwargs})
 
 
-@register_model("VisionTransformer")
-def ViT_small_patch16_224(**kwargs):
-    return _create("ViT_small_patch16_224", kwargs)
-
-
-@register_model("VisionTransformer")
-def ViT_base_patch16_224(**kwargs):
-    return _create("ViT_base_patch16_224", kwargs)
-
-
-@register_model("VisionTransformer")
-def ViT_base_patch16_384(**kwargs):
-    return _create("ViT_base_patch16_384", kwargs)
-
-
-@register_model("VisionTransformer")
-def ViT_base_patch32_384(**kwargs):
-    return _create("ViT_base_patch32_384", kwargs)
-
-
-@register_model("VisionTransformer")
-def ViT_large_patch16_224(**kwargs):
-    return _create("ViT_large_patch16_224", kwargs)
-
-
-@register_model("VisionTransformer")
-def ViT_large_patch16_384(**kwargs):
-    return _create("ViT_large_patch16_384", kwargs)
-
-
-@register_model("VisionTransformer")
-def ViT_large_patch32_384(**kwargs):
-    return _create("ViT_large_patch32_384", kwargs)
-
-
-@register_model("VisionTransformer")
-def ViT_huge_patch14_224(**kwargs):
-    return _create("ViT_huge_patch14_224", kwargs)
-
-
-@register_model("VisionTransformer")
-def ViT_base_patch16_224_in21k(**kwargs):
-    return _create("ViT_base_patch16_224_in21k", kwargs)
-
-
-@register_model("VisionTransformer")
-def ViT_base_patch32_224_in21k(**kwargs):
-    return _create("ViT_base_patch32_224_in21k", kwargs)
-
-
-@register_model("VisionTransformer")
-def ViT_large_patch16_224_in21k(**kwargs):
-    return _create("ViT_large_patch16_224_in21k", kwargs)
-
-
-@register_model("VisionTransformer")
-def ViT_huge_patch14_224_in21k(**kwargs):
-    return _create("ViT_huge_patch14_224_in21k", kwargs)
-
-
-@register_model("VisionTransformer")
-def ViT_hybrid_base_r50_224(**kwargs):
-    return _create("ViT_hybrid_base_r50_224", kwargs)
-
-
-@register_model("VisionTransformer")
-def ViT_hybrid_base_r50_384(**kwargs):
-    return _create("ViT_hybrid_base_r50_384", kwargs)
-
-
-@register_model("VisionTransformer")
-def DeiT_tiny_patch16_224(**kwargs):
-    return _create("DeiT_tiny_patch16_224", kwargs)
-
-
-@register_model("VisionTransformer")
-def DeiT_small_patch16_224(**kwargs):
-    return _create("DeiT_small_patch16_224", kwargs)
-
-
-@register_model("VisionTransformer")
-def DeiT_base_patch16_224(**kwargs):
-    return _create("DeiT_base_patch16_224", kwargs)
-
-
-@register_model("VisionTransformer")
-def DeiT_base_patch16_384(**kwargs):
-    return _create("DeiT_base_patch16_384", kwargs)
-
-
-@register_model("VisionTransformer")
-def DeiT_tiny_distilled_patch16_224(**kwargs):
-    return _create("DeiT_tiny_distilled_patch16_224", kwargs)
-
-
-@register_model("VisionTransformer")
-def DeiT_small_distilled_patch16_224(**kwargs):
-    return _create("DeiT_small_distilled_patch16_224", kwargs)
-
-
-@register_model("VisionTransformer")
-def DeiT_base_distilled_patch16_224(**kwargs):
-    return _create("DeiT_base_distilled_patch16_224", kwargs)
-
-
-@register_model("VisionTransformer")
-def DeiT_base_distilled_patch16_384(**kwargs):
-    return _create("DeiT_base_distilled_patch16_384", kwargs)
+register_variants("VisionTransformer", CONFIGS, _create, __name__)
