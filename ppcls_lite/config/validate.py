@@ -97,6 +97,13 @@ def check_section(path, data, fields, ctx, fill=True):
     return out
 
 
+def check_fields(path, data, fields):
+    """check_section without path checks, for a builder given a section by hand (the same rules, the same
+    messages as a config's validation); `path` is a dotted key path or a tuple."""
+    path = tuple(path.split(".")) if isinstance(path, str) else tuple(path)
+    return check_section(path, data, fields, _Context(False, None, ()))
+
+
 def _mapping(path, data):
     if not isinstance(data, dict):
         raise config_error(path, f"expected a mapping, got {type_name(data)} {short_repr(data)}")

@@ -16,6 +16,8 @@ import random
 import numpy as np
 import paddle
 
+from ..config import schema as S
+from ..config.validate import check_fields
 from ..errors import ConfigError, DataError
 from .batch_ops import build_batch_ops
 from .datasets import DATASETS, FailedSample, Sample, SampleKey, SkippedSample
@@ -24,7 +26,8 @@ from .worker_guard import WorkerGuard
 
 __all__ = ["ResumableBatchSampler", "ClsDataLoader", "Collate", "build_dataloader", "SAMPLER_NAMES"]
 
-SAMPLER_NAMES = ("DistributedBatchSampler", "BatchSampler", "ResumableBatchSampler")
+# The sampler names a config may give; both are this resumable, rank-sharding sampler.
+SAMPLER_NAMES = S.SAMPLER["name"].choices
 
 
 class ResumableBatchSampler(paddle.io.BatchSampler):
@@ -323,24 +326,12 @@ def build_dataloader(section, mode, *, seed=0, class_num=None, epoch=0, start_st
     dataset = DATASETS.build(name, ds_cfg, f"{where}.dataset", name_in_path=False)
     dataset.seed = int(seed)
 
-    sp_cfg = _as_dict(section.get("sampler"), f"{where}.sampler")
-    sp_name = sp_cfg.pop("name", "DistributedBatchSampler")
-    if sp_name not in SAMPLER_NAMES:
-        raise ConfigError(f"{where}.sampler.name: {sp_name!r} is not supported; use one of {', '.join(SAMPLER_NAMES)}")
-    unknown = sorted(set(sp_cfg) - {"batch_size", "drop_last", "shuffle"})
-    if unknown:
-        raise ConfigError(f"{where}.sampler: unknown key(s) {unknown}; expected batch_size, drop_last, shuffle")
-    if "batch_size" not in sp_cfg:
-        raise ConfigError(f"{where}.sampler.batch_size: missing")
+    # the config schema's own rules (a validated config passes them as it is; a section given by hand is
+    # checked with the same messages)
+    sp_cfg = check_fields(f"{where}.sampler", section.get("sampler"), S.SAMPLER)
     bs = sp_cfg["batch_size"]
-    if isinstance(bs, bool) or not isinstance(bs, int) or bs <= 0:
-        raise ConfigError(f"{where}.sampler.batch_size: must be a positive integer, got {bs!r}")
-    sampler = ResumableBatchSampler(
-        dataset, bs,
-        shuffle=_bool(sp_cfg.get("shuffle", False), f"{where}.sampler.shuffle"),
-        drop_last=_bool(sp_cfg.get("drop_last", False), f"{where}.sampler.drop_last"),
-        num_replicas=num_replicas, rank=rank, seed=seed, keys=True,
-    )
+    sampler = ResumableBatchSampler(dataset, bs, shuffle=sp_cfg["shuffle"], drop_last=sp_cfg["drop_last"],
+                                    num_replicas=num_replicas, rank=rank, seed=seed, keys=True)
     if sampler.drop_last and len(sampler) == 0:
         raise ConfigError(f"{where}.sampler: drop_last with batch_size {bs} leaves no batch "
                           f"({sampler.num_samples} samples per rank)")
@@ -349,14 +340,8 @@ def build_dataloader(section, mode, *, seed=0, class_num=None, epoch=0, start_st
 
     batch_ops = build_batch_ops(dataset.batch_transform_ops, class_num, f"{where}.dataset.batch_transform_ops")
 
-    ld_cfg = _as_dict(section.get("loader"), f"{where}.loader")
-    unknown = sorted(set(ld_cfg) - {"num_workers", "use_shared_memory"})
-    if unknown:
-        raise ConfigError(f"{where}.loader: unknown key(s) {unknown}; expected num_workers, use_shared_memory")
-    workers = ld_cfg.get("num_workers", 0)
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
-        raise ConfigError(f"{where}.loader.num_workers: must be an integer >= 0, got {workers!r}")
-    shm = _bool(ld_cfg.get("use_shared_memory", True), f"{where}.loader.use_shared_memory")
+    ld_cfg = check_fields(f"{where}.loader", section.get("loader"), S.LOADER)
+    workers, shm = ld_cfg["num_workers"], ld_cfg["use_shared_memory"]
 
     guard = WorkerGuard() if workers > 0 else None
     return ClsDataLoader(

@@ -210,10 +210,10 @@ def test_worker_init_seeds_from_seed_epoch_worker():
 def test_config_errors_name_the_key(small_tree):
     good = section(small_tree, EVAL_OPS, bs=2)
     cases = [
-        ({**good, "sampler": {"name": "PKSampler", "batch_size": 2}}, r"DataLoader\.Train\.sampler\.name: 'PKSampler'"),
-        ({**good, "sampler": {"batch_size": 0}}, r"DataLoader\.Train\.sampler\.batch_size: must be a positive"),
-        ({**good, "sampler": {"shuffle": True}}, r"DataLoader\.Train\.sampler\.batch_size: missing"),
-        ({**good, "loader": {"num_workers": 2, "pin": True}}, r"DataLoader\.Train\.loader: unknown key\(s\) \['pin'\]"),
+        ({**good, "sampler": {"name": "PKSampler", "batch_size": 2}}, r"DataLoader\.Train\.sampler\.name: unknown value 'PKSampler'; did you mean 'BatchSampler'\?"),
+        ({**good, "sampler": {"batch_size": 0}}, r"DataLoader\.Train\.sampler\.batch_size: must be >= 1, got 0"),
+        ({**good, "sampler": {"shuffle": True}}, r"DataLoader\.Train\.sampler\.batch_size: required key missing"),
+        ({**good, "loader": {"num_workers": 2, "pin": True}}, r"DataLoader\.Train\.loader\.pin: unknown key; valid: num_workers, use_shared_memory"),
         ({**good, "dataset": {"name": "Cifar", "root": small_tree}}, r"DataLoader\.Train\.dataset\.name: unknown dataset 'Cifar'; valid: ImageFolder, ImageNetDataset"),
         ({**good, "dataset": {"name": "ImageFolder"}}, r"DataLoader\.Train\.dataset\.root: required parameter of ImageFolder missing"),
         ({**good, "dataset": {"name": "ImageFolder", "root": small_tree, "colour": 1}},

@@ -100,6 +100,13 @@ def test_builders_called_directly_say_it_as_validation_does():
         with pytest.raises(ConfigError) as err:
             build(spec)
         assert str(err.value) == expected
+    from ppcls_lite.data import build_dataloader
+
+    section = {"dataset": {"name": "ImageFolder", "root": os.path.join(ROOT, "dataset", "cifar10_mini", "val")},
+               "sampler": {"batch_sise": 4}}
+    with pytest.raises(ConfigError) as err:
+        build_dataloader(section, "Train")
+    assert str(err.value) == "DataLoader.Train.sampler.batch_sise: unknown key; did you mean 'batch_size'?"
 
 
 def test_a_new_component_is_one_decorated_class():
