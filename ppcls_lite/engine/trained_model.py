@@ -120,7 +120,7 @@ def describe_weights(weights, model_name=None, class_num=None, img_size=None):
                                       "--class-num")
         arch["class_num"] = int(class_num)
     elif not info:
-        path, state = load_state_file(weights)
+        _, state = load_state_file(weights)
         probe = build_arch(dict(arch, class_num=1))
         found = file_class_num(probe, probe.adapt_state_dict(dict(state)))
         arch["class_num"] = found if found is not None else 0
