@@ -113,10 +113,10 @@ def export_config(config, overrides=(), softmax=False):
     returns the prefix of the written files. Only the weights need exist (not the training data)."""
     from .config import load_config
     from .engine.output_dir import prepare_output_dir
-    from .engine.trained_model import load_for_use
+    from .engine.trained_model import WEIGHT_PATHS, load_for_use
 
     if not isinstance(config, dict):
-        config = load_config(config, overrides, check_paths=("Global.pretrained_model", "Arch.pretrained"))
+        config = load_config(config, overrides, check_paths=WEIGHT_PATHS)
     g = config["Global"]
     prepare_output_dir(g["save_inference_dir"], "Global.save_inference_dir")
     model = load_for_use(config["Arch"], g["pretrained_model"])

@@ -165,10 +165,16 @@ def verify_checkpoint(prefix):
     return states
 
 
+def checkpoint_prefix(path):
+    """'out/best_model' for 'out/best_model' or 'out/best_model.pdparams'."""
+    path = os.fspath(path)
+    return path[: -len(".pdparams")] if path.endswith(".pdparams") else path
+
+
 def resolve_checkpoint(prefix, warn=None):
     """(prefix actually used, its verified .pdstates): <prefix>, or <prefix>_prev with a warning when <prefix> is
     missing, truncated or corrupt and <prefix>_prev is valid. Raises WeightsError naming both when neither is."""
-    prefix = prefix[: -len(".pdparams")] if prefix.endswith(".pdparams") else prefix
+    prefix = checkpoint_prefix(prefix)
     try:
         return prefix, verify_checkpoint(prefix)
     except WeightsError as e:
@@ -244,12 +250,6 @@ class CheckpointManager:
             return None
         prefix = self.prefix(name)
         save_checkpoint(prefix, model, optimizer, states, keep_previous=name == self.LATEST)
-        return prefix
-
-    def save_epoch(self, epoch, model, optimizer, states):
-        """Write `epoch_<epoch>`, then drop the oldest epoch checkpoints beyond `keep_epochs`."""
-        prefix = self.save(f"epoch_{int(epoch)}", model, optimizer, states)
-        self.prune()
         return prefix
 
     def prune(self):

@@ -13,10 +13,10 @@ from .evaluator import evaluate
 from .logger import setup_logger
 from .output_dir import prepare_output_dir
 from .runtime import configure_runtime
-from .trained_model import describe_weights, load_for_use
+from .trained_model import WEIGHT_PATHS, describe_weights, load_for_use
 
 # The config keys whose files evaluation reads (the training data need not exist here).
-PATHS_USED = ("Global.pretrained_model", "Arch.pretrained", "DataLoader.Eval")
+PATHS_USED = WEIGHT_PATHS + ("DataLoader.Eval",)
 
 
 def evaluate_config(config, overrides=(), *, progress=True):

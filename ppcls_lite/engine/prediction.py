@@ -12,10 +12,7 @@ from ..data.transforms import build_transforms
 from ..errors import ConfigError
 from .predictor import list_images, predict_files, read_label_names
 from .runtime import configure_runtime
-from .trained_model import describe_weights, load_for_use
-
-# The config keys whose files inference reads (the training data need not exist here).
-PATHS_USED = ("Global.pretrained_model", "Arch.pretrained")
+from .trained_model import WEIGHT_PATHS, describe_weights, load_for_use
 
 
 @dataclass
@@ -44,7 +41,7 @@ def predict_config(config, overrides=(), *, label_list=None, on_bad_image=None, 
     """A Prediction from a config's Infer section (infer_imgs, transforms, batch_size, PostProcess, on_bad_image)
     and Global.pretrained_model; the keyword arguments are used where the config leaves them open."""
     if not isinstance(config, dict):
-        config = load_config(config, overrides, check_paths=PATHS_USED)
+        config = load_config(config, overrides, check_paths=WEIGHT_PATHS)
     g, infer = config["Global"], config.get("Infer") or {}
     post = infer.get("PostProcess") or {}
     if post.get("class_id_map_file"):

@@ -10,9 +10,6 @@ from ..data.datasets import IMG_EXTENSIONS, read_and_transform
 from ..data.image_io import ImageDecodeError
 from ..errors import ConfigError, DataError, PpclsError
 
-IMAGE_EXTENSIONS = IMG_EXTENSIONS  # the same files count as images for training and for inference
-
-
 def list_images(path):
     """One image file, every image file under a folder (recursively, sorted), or the same for a list of them."""
     if isinstance(path, (list, tuple)):
@@ -24,9 +21,9 @@ def list_images(path):
     found = []
     for root, dirs, files in os.walk(path):
         dirs.sort()
-        found.extend(os.path.join(root, f) for f in sorted(files) if f.lower().endswith(IMAGE_EXTENSIONS))
+        found.extend(os.path.join(root, f) for f in sorted(files) if f.lower().endswith(IMG_EXTENSIONS))
     if not found:
-        raise DataError(f"{path}: no image files ({', '.join(IMAGE_EXTENSIONS)}) found")
+        raise DataError(f"{path}: no image files ({', '.join(IMG_EXTENSIONS)}) found")
     return found
 
 

@@ -15,6 +15,10 @@ from ..arch.pretrained import (file_class_num, head_mismatch_error, load_pretrai
 from ..data.presets import eval_transform_ops
 from ..errors import ConfigError, WeightsError
 from ..serialization import safe_load
+from .checkpoint import checkpoint_prefix
+
+# The config keys whose files a model used as trained needs (its weights; not the training data).
+WEIGHT_PATHS = ("Global.pretrained_model", "Arch.pretrained")
 
 _NOT_MODEL_KWARGS = ("name", "use_sync_bn", "pretrained")
 
@@ -39,12 +43,6 @@ def model_info_from_config(config, class_names):
         "eval_transforms": copy.deepcopy(eval_ops or infer_ops or None),
         "image_shape": list(config["Global"]["image_shape"]),
     }
-
-
-def checkpoint_prefix(weights):
-    """'out/best_model' for 'out/best_model' or 'out/best_model.pdparams'."""
-    weights = os.fspath(weights)
-    return weights[: -len(".pdparams")] if weights.endswith(".pdparams") else weights
 
 
 def read_model_info(weights):
@@ -101,7 +99,7 @@ def describe_weights(weights, model_name=None, class_num=None, img_size=None):
     resize/crop at `img_size` when given, else the checkpoint's training-time eval transforms, else the standard
     ImageNet ones at 224.
     """
-    if not os.path.isfile(checkpoint_prefix(weights) + ".pdparams") and not os.path.isfile(weights):
+    if not os.path.isfile(resolve_weights_path(weights)):
         raise WeightsError(f"--weights: no such file: {checkpoint_prefix(weights)}.pdparams")
     info = read_model_info(weights) or {}
     if info:

@@ -203,8 +203,6 @@ class Trainer:
                 f"epoch {self.state['epoch']}, global step {self.state['global_step']}: {name} not written, the "
                 "checkpoints on disk are from before; hint: lower the learning rate or enable Optimizer.clip_norm"
             )
-        if name.startswith("epoch_"):
-            return self.checkpoints.save_epoch(int(name[len("epoch_"):]), self.model, self.optimizer, states)
         return self.checkpoints.save(name, self.model, self.optimizer, states)
 
     # -- data checks -------------------------------------------------------------------------------------
@@ -494,6 +492,7 @@ class Trainer:
         # The epoch is on disk before its evaluation runs: an error found there loses no training.
         if epoch % int(g["save_interval"]) == 0:
             self._save(f"epoch_{epoch}")
+            self.checkpoints.prune()
         self._save("latest")
         result = self._run_pending_eval() if self.state["eval_pending"] is not None else None
         self.vdl.flush()
