@@ -300,12 +300,6 @@ def _as_dict(value, where):
     return dict(value)
 
 
-def _bool(value, where):
-    if not isinstance(value, bool):
-        raise ConfigError(f"{where}: must be true or false, got {value!r}")
-    return value
-
-
 def build_dataloader(section, mode, *, seed=0, class_num=None, epoch=0, start_step=0, num_replicas=None,
                      rank=None, lockstep=None):
     """ClsDataLoader from a PaddleClas `DataLoader.<mode>` section {dataset, sampler, loader}.
