@@ -1,5 +1,5 @@
 """ppcls_lite: PaddleClas-compatible image classification for Paddle 3."""
-from .arch import build_model, list_models
+from .arch import build_model, list_models, model_spec
 from .config import load_config
 from .errors import ConfigError, DataError, PpclsError, WeightsError
 
@@ -22,5 +22,5 @@ def __getattr__(name):
     return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
 
 
-__all__ = ["build_model", "list_models", "load_config", "ConfigError", "DataError", "PpclsError", "WeightsError",
+__all__ = ["build_model", "list_models", "model_spec", "load_config", "ConfigError", "DataError", "PpclsError", "WeightsError",
            *_LAZY]

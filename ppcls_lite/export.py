@@ -113,7 +113,7 @@ def export_config(config, overrides=(), softmax=False):
     returns the prefix of the written files. Only the weights need exist (not the training data)."""
     from .config import load_config
     from .engine.output_dir import prepare_output_dir
-    from .engine.trained_model import WEIGHT_PATHS, load_for_use
+    from .engine.trained_model import WEIGHT_PATHS, image_shape_of, load_for_use
 
     if not isinstance(config, dict):
         config = load_config(config, overrides, check_paths=WEIGHT_PATHS)
@@ -121,4 +121,4 @@ def export_config(config, overrides=(), softmax=False):
     prepare_output_dir(g["save_inference_dir"], "Global.save_inference_dir")
     model = load_for_use(config["Arch"], g["pretrained_model"])
     return export_inference_model(model, os.path.join(g["save_inference_dir"], "inference"),
-                                  tuple(g["image_shape"]), softmax=softmax)
+                                  tuple(image_shape_of(config)), softmax=softmax)

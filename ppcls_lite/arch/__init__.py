@@ -1,7 +1,7 @@
-"""Backbones by name: build_model("ResNet50", class_num=10), list_models()."""
+"""Backbones by name: build_model("ResNet50", class_num=10), list_models(), model_spec("ResNet50")."""
 import importlib
 
-from .registry import get_model_factory, list_models, model_family, register_model
+from .registry import get_model_factory, list_models, model_family, model_spec, register_model
 
 # Importing a family module registers its variants.
 _FAMILY_MODULES = ("resnet", "resnext", "res2net", "swin_transformer", "vision_transformer", "convnext")
@@ -19,4 +19,4 @@ def build_model(name, pretrained=None, **kwargs):
     return model
 
 
-__all__ = ["build_model", "list_models", "model_family", "register_model"]
+__all__ = ["build_model", "list_models", "model_family", "model_spec", "register_model"]

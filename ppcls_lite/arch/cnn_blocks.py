@@ -26,13 +26,13 @@ STAGE_DEPTHS = {
 def stage_depths(layers):
     """Blocks per stage for a depth; ValueError naming the supported depths otherwise."""
     if layers not in STAGE_DEPTHS:
-        raise ValueError(f"layers={layers} is not supported; choose one of {sorted(STAGE_DEPTHS)}")
+        raise ValueError(f"layers: {layers} is not supported; choose one of {sorted(STAGE_DEPTHS)}")
     return STAGE_DEPTHS[layers]
 
 
 def check_data_format(data_format):
     if data_format not in ("NCHW", "NHWC"):
-        raise ValueError(f"data_format must be 'NCHW' or 'NHWC', got {data_format!r}")
+        raise ValueError(f"data_format: must be 'NCHW' or 'NHWC', got {data_format!r}")
     return data_format
 
 

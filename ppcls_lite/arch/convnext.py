@@ -12,10 +12,10 @@ import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
-from ..errors import ConfigError
 from .base import ClassifierBase
 from .layers import DropPath, ones_, trunc_normal_, zeros_
 from .registry import register_variants
+from .spec import ModelSpec, Variant
 
 _DATA_FORMATS = ("NCHW", "NHWC")
 
@@ -123,11 +123,11 @@ class ConvNeXt(ClassifierBase):
         super().__init__()
         depths, dims = [int(d) for d in depths], [int(d) for d in dims]
         if len(depths) != 4 or len(dims) != 4:
-            raise ConfigError(f"Arch: ConvNeXt needs 4 depths and 4 dims, got depths={depths}, dims={dims}")
+            raise ValueError(f"depths: ConvNeXt needs 4 depths and 4 dims, got depths={depths}, dims={dims}")
         if data_format not in _DATA_FORMATS:
-            raise ConfigError(f"Arch.data_format: must be one of {_DATA_FORMATS}, got {data_format!r}")
+            raise ValueError(f"data_format: must be one of {_DATA_FORMATS}, got {data_format!r}")
         if class_num < 0:
-            raise ConfigError(f"Arch.class_num: must be >= 0, got {class_num}")
+            raise ValueError(f"class_num: must be >= 0, got {class_num}")
         self.data_format = data_format
         self.num_features = dims[-1]
         self.head_init_scale = float(head_init_scale)
@@ -186,22 +186,22 @@ class ConvNeXt(ClassifierBase):
         self.head = self._make_head(int(class_num))
 
 
-# name: (depths, dims); the _224/_384 pairs share their architecture, only the pretrained resolution differs.
-_CONFIGS = {
-    "ConvNeXt_tiny": ((3, 3, 9, 3), (96, 192, 384, 768)),
-    "ConvNeXt_small": ((3, 3, 27, 3), (96, 192, 384, 768)),
-    "ConvNeXt_base_224": ((3, 3, 27, 3), (128, 256, 512, 1024)),
-    "ConvNeXt_base_384": ((3, 3, 27, 3), (128, 256, 512, 1024)),
-    "ConvNeXt_large_224": ((3, 3, 27, 3), (192, 384, 768, 1536)),
-    "ConvNeXt_large_384": ((3, 3, 27, 3), (192, 384, 768, 1536)),
+# PaddleClas 2.6's ConvNeXt configs: bicubic resize (PIL) of the short side to 256 / crop 224, or 384 / 384 for
+# the _384 variants (same architecture, fine-tuned at 384); ImageNet mean/std.
+_SPEC = {224: ModelSpec(interpolation="bicubic", backend="pil"),
+         384: ModelSpec(input_size=384, resize_short=384, interpolation="bicubic", backend="pil")}
+
+
+def _convnext(depths, dims, size=224):
+    return Variant(dict(depths=depths, dims=dims), _SPEC[size])
+
+
+VARIANTS = {
+    "ConvNeXt_tiny": _convnext((3, 3, 9, 3), (96, 192, 384, 768)),
+    "ConvNeXt_small": _convnext((3, 3, 27, 3), (96, 192, 384, 768)),
+    "ConvNeXt_base_224": _convnext((3, 3, 27, 3), (128, 256, 512, 1024)),
+    "ConvNeXt_base_384": _convnext((3, 3, 27, 3), (128, 256, 512, 1024), 384),
+    "ConvNeXt_large_224": _convnext((3, 3, 27, 3), (192, 384, 768, 1536)),
+    "ConvNeXt_large_384": _convnext((3, 3, 27, 3), (192, 384, 768, 1536), 384),
 }
-
-
-def _build(name, **kwargs):
-    depths, dims = _CONFIGS[name]
-    kwargs.setdefault("depths", depths)
-    kwargs.setdefault("dims", dims)
-    return ConvNeXt(**kwargs)
-
-
-register_variants("ConvNeXt", _CONFIGS, lambda name, kwargs: _build(name, **kwargs), __name__)
+register_variants("ConvNeXt", ConvNeXt, VARIANTS, __name__)

@@ -10,7 +10,8 @@ import paddle.nn as nn
 import paddle.nn.functional as F
 
 from .cnn_blocks import ConvBNLayer as _ConvBNBase, ResNetLikeBase, build_stages, check_data_format, stage_depths
-from .registry import register_model
+from .registry import register_variants
+from .spec import Variant
 
 
 class ConvBNLayer(_ConvBNBase):
@@ -32,7 +33,7 @@ class BottleneckBlock(nn.Layer):
                  data_format="NCHW"):
         super().__init__()
         if mid_channels % scales:
-            raise ValueError(f"Res2Net: {mid_channels} channels do not split into {scales} scales")
+            raise ValueError(f"scales: {mid_channels} channels do not split into {scales} scales")
         self.stride, self.scales = stride, scales
         self.data_format = data_format
         split = mid_channels // scales
@@ -98,30 +99,17 @@ class Res2Net(ResNetLikeBase):
         self._setup(stem, stages, channels, class_num, data_format)
 
 
-def _res2net(layers, scales, width, vd, kwargs):
-    return Res2Net(**{"layers": layers, "scales": scales, "width": width, "vd": vd, **kwargs})
+def _res2net(layers, scales, width, vd=False, published=("standard",)):
+    return Variant(dict(layers=layers, scales=scales, width=width, vd=vd), published=published)
 
 
-@register_model("Res2Net")
-def Res2Net50_26w_4s(**kwargs):
-    return _res2net(50, 4, 26, False, kwargs)
-
-
-@register_model("Res2Net")
-def Res2Net50_14w_8s(**kwargs):
-    return _res2net(50, 8, 14, False, kwargs)
-
-
-@register_model("Res2Net")
-def Res2Net50_vd_26w_4s(**kwargs):
-    return _res2net(50, 4, 26, True, kwargs)
-
-
-@register_model("Res2Net")
-def Res2Net101_vd_26w_4s(**kwargs):
-    return _res2net(101, 4, 26, True, kwargs)
-
-
-@register_model("Res2Net")
-def Res2Net200_vd_26w_4s(**kwargs):
-    return _res2net(200, 4, 26, True, kwargs)
+_SSLD = ("standard", "ssld")
+# PaddleClas 2.6's Res2Net configs: resize 256 / crop 224, bilinear, ImageNet mean/std.
+VARIANTS = {
+    "Res2Net50_26w_4s": _res2net(50, 4, 26),
+    "Res2Net50_14w_8s": _res2net(50, 8, 14),
+    "Res2Net50_vd_26w_4s": _res2net(50, 4, 26, vd=True, published=_SSLD),
+    "Res2Net101_vd_26w_4s": _res2net(101, 4, 26, vd=True, published=_SSLD),
+    "Res2Net200_vd_26w_4s": _res2net(200, 4, 26, vd=True, published=_SSLD),
+}
+register_variants("Res2Net", Res2Net, VARIANTS, __name__)

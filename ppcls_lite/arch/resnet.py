@@ -9,7 +9,8 @@ import paddle.nn as nn
 
 from .cnn_blocks import (BasicBlock, BottleneckBlock, ConvBNLayer, ResNetLikeBase, build_stages,
                          check_data_format, stage_depths, stem_specs)
-from .registry import register_model
+from .registry import register_variants
+from .spec import Variant
 
 # depth -> (block type, expansion of the block's output over its width)
 NET_CONFIG = {
@@ -55,60 +56,19 @@ class ResNet(ResNetLikeBase):
         self._setup(list(self.stem), stages, channels, class_num, data_format)
 
 
-def _resnet(layers, vd, kwargs):
-    return ResNet(**{"layers": layers, "vd": vd, **kwargs})
-
-
-@register_model("ResNet")
-def ResNet18(**kwargs):
-    return _resnet(18, False, kwargs)
-
-
-@register_model("ResNet")
-def ResNet18_vd(**kwargs):
-    return _resnet(18, True, kwargs)
-
-
-@register_model("ResNet")
-def ResNet34(**kwargs):
-    return _resnet(34, False, kwargs)
-
-
-@register_model("ResNet")
-def ResNet34_vd(**kwargs):
-    return _resnet(34, True, kwargs)
-
-
-@register_model("ResNet")
-def ResNet50(**kwargs):
-    return _resnet(50, False, kwargs)
-
-
-@register_model("ResNet")
-def ResNet50_vd(**kwargs):
-    return _resnet(50, True, kwargs)
-
-
-@register_model("ResNet")
-def ResNet101(**kwargs):
-    return _resnet(101, False, kwargs)
-
-
-@register_model("ResNet")
-def ResNet101_vd(**kwargs):
-    return _resnet(101, True, kwargs)
-
-
-@register_model("ResNet")
-def ResNet152(**kwargs):
-    return _resnet(152, False, kwargs)
-
-
-@register_model("ResNet")
-def ResNet152_vd(**kwargs):
-    return _resnet(152, True, kwargs)
-
-
-@register_model("ResNet")
-def ResNet200_vd(**kwargs):
-    return _resnet(200, True, kwargs)
+_SSLD = ("standard", "ssld")
+# PaddleClas 2.6's ResNet configs: resize 256 / crop 224, bilinear, ImageNet mean/std (the ModelSpec default).
+VARIANTS = {
+    "ResNet18": Variant(dict(layers=18)),
+    "ResNet18_vd": Variant(dict(layers=18, vd=True)),
+    "ResNet34": Variant(dict(layers=34)),
+    "ResNet34_vd": Variant(dict(layers=34, vd=True), published=_SSLD),
+    "ResNet50": Variant(dict(layers=50)),
+    "ResNet50_vd": Variant(dict(layers=50, vd=True), published=_SSLD),
+    "ResNet101": Variant(dict(layers=101)),
+    "ResNet101_vd": Variant(dict(layers=101, vd=True), published=_SSLD),
+    "ResNet152": Variant(dict(layers=152)),
+    "ResNet152_vd": Variant(dict(layers=152, vd=True)),
+    "ResNet200_vd": Variant(dict(layers=200, vd=True)),
+}
+register_variants("ResNet", ResNet, VARIANTS, __name__, weights_folder="legendary_models/")

@@ -10,7 +10,8 @@ import paddle.nn as nn
 
 from .cnn_blocks import (BottleneckBlock, ConvBNLayer as _ConvBNBase, ResNetLikeBase, build_stages,
                          check_data_format, stage_depths)
-from .registry import register_model
+from .registry import register_variants
+from .spec import Variant
 
 
 class ConvBNLayer(_ConvBNBase):
@@ -100,7 +101,7 @@ class ResNeXt101WSL(ResNeXt):
 
     def __init__(self, group_width=8, cardinality=32, layers=101, **kwargs):
         if kwargs.get("vd"):
-            raise ValueError("ResNeXt101WSL has no vd version")
+            raise ValueError("vd: ResNeXt101WSL has no vd version")
         super().__init__(layers=layers, cardinality=cardinality, group_width=group_width, **kwargs)
 
     @staticmethod
@@ -112,89 +113,32 @@ class ResNeXt101WSL(ResNeXt):
         return f"_conv{stage + 1}_{i}"
 
 
-def _resnext(layers, cardinality, vd, kwargs):
-    return ResNeXt(**{"layers": layers, "cardinality": cardinality, "group_width": 4, "vd": vd, **kwargs})
+def _resnext(layers, cardinality, vd=False):
+    return Variant(dict(layers=layers, cardinality=cardinality, group_width=4, vd=vd))
 
 
-def _wsl(group_width, kwargs):
-    return ResNeXt101WSL(**{"group_width": group_width, **kwargs})
-
-
-@register_model("ResNeXt")
-def ResNeXt50_32x4d(**kwargs):
-    return _resnext(50, 32, False, kwargs)
-
-
-@register_model("ResNeXt")
-def ResNeXt50_64x4d(**kwargs):
-    return _resnext(50, 64, False, kwargs)
-
-
-@register_model("ResNeXt")
-def ResNeXt101_32x4d(**kwargs):
-    return _resnext(101, 32, False, kwargs)
-
-
-@register_model("ResNeXt")
-def ResNeXt101_64x4d(**kwargs):
-    return _resnext(101, 64, False, kwargs)
-
-
-@register_model("ResNeXt")
-def ResNeXt152_32x4d(**kwargs):
-    return _resnext(152, 32, False, kwargs)
-
-
-@register_model("ResNeXt")
-def ResNeXt152_64x4d(**kwargs):
-    return _resnext(152, 64, False, kwargs)
-
-
-@register_model("ResNeXt")
-def ResNeXt50_vd_32x4d(**kwargs):
-    return _resnext(50, 32, True, kwargs)
-
-
-@register_model("ResNeXt")
-def ResNeXt50_vd_64x4d(**kwargs):
-    return _resnext(50, 64, True, kwargs)
-
-
-@register_model("ResNeXt")
-def ResNeXt101_vd_32x4d(**kwargs):
-    return _resnext(101, 32, True, kwargs)
-
-
-@register_model("ResNeXt")
-def ResNeXt101_vd_64x4d(**kwargs):
-    return _resnext(101, 64, True, kwargs)
-
-
-@register_model("ResNeXt")
-def ResNeXt152_vd_32x4d(**kwargs):
-    return _resnext(152, 32, True, kwargs)
-
-
-@register_model("ResNeXt")
-def ResNeXt152_vd_64x4d(**kwargs):
-    return _resnext(152, 64, True, kwargs)
-
-
-@register_model("ResNeXt")
-def ResNeXt101_32x8d_wsl(**kwargs):
-    return _wsl(8, kwargs)
-
-
-@register_model("ResNeXt")
-def ResNeXt101_32x16d_wsl(**kwargs):
-    return _wsl(16, kwargs)
-
-
-@register_model("ResNeXt")
-def ResNeXt101_32x32d_wsl(**kwargs):
-    return _wsl(32, kwargs)
-
-
-@register_model("ResNeXt")
-def ResNeXt101_32x48d_wsl(**kwargs):
-    return _wsl(48, kwargs)
+# PaddleClas 2.6's ResNeXt / ResNeXt101_wsl configs: resize 256 / crop 224, bilinear, ImageNet mean/std.
+VARIANTS = {
+    "ResNeXt50_32x4d": _resnext(50, 32),
+    "ResNeXt50_64x4d": _resnext(50, 64),
+    "ResNeXt101_32x4d": _resnext(101, 32),
+    "ResNeXt101_64x4d": _resnext(101, 64),
+    "ResNeXt152_32x4d": _resnext(152, 32),
+    "ResNeXt152_64x4d": _resnext(152, 64),
+    "ResNeXt50_vd_32x4d": _resnext(50, 32, vd=True),
+    "ResNeXt50_vd_64x4d": _resnext(50, 64, vd=True),
+    "ResNeXt101_vd_32x4d": _resnext(101, 32, vd=True),
+    "ResNeXt101_vd_64x4d": _resnext(101, 64, vd=True),
+    "ResNeXt152_vd_32x4d": _resnext(152, 32, vd=True),
+    "ResNeXt152_vd_64x4d": _resnext(152, 64, vd=True),
+}
+WSL_VARIANTS = {
+    "ResNeXt101_32x8d_wsl": Variant(dict(group_width=8)),
+    "ResNeXt101_32x16d_wsl": Variant(dict(group_width=16)),
+    "ResNeXt101_32x32d_wsl": Variant(dict(group_width=32)),
+    "ResNeXt101_32x48d_wsl": Variant(dict(group_width=48)),
+}
+register_variants("ResNeXt", ResNeXt, VARIANTS, __name__)
+# PaddleClas's MODEL_URLS names the 32x16d file "ResNeXt101_32x16_wsl" (a botched fix of a typo, PaddleClas
+# issue #1128); its model-zoo tables link the file by the variant's own name, which is what this URL uses.
+register_variants("ResNeXt", ResNeXt101WSL, WSL_VARIANTS, __name__)

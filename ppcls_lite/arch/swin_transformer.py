@@ -21,6 +21,7 @@ import paddle.nn.functional as F
 from .base import ClassifierBase
 from .layers import DropPath, Mlp, ones_, resize_2d, to_2tuple, trunc_normal_, zeros_
 from .registry import register_variants
+from .spec import ModelSpec, Variant
 
 logger = logging.getLogger("ppcls_lite")
 
@@ -279,7 +280,7 @@ class SwinTransformer(ClassifierBase):
                  use_fused_attn=False):
         super().__init__()
         if len(depths) != len(num_heads):
-            raise ValueError(f"depths {list(depths)} and num_heads {list(num_heads)} differ in length")
+            raise ValueError(f"num_heads: {len(num_heads)} entries for the {len(depths)} stages of depths {list(depths)}")
         self.class_num = class_num
         self.num_layers = len(depths)
         self.embed_dim = embed_dim
@@ -404,23 +405,27 @@ def _resize_token_grid(pos, new_shape):
     return resize_2d(grid, (new_side, new_side)).reshape(1, new_side * new_side, -1)
 
 
-# name: (img_size, embed_dim, depths, num_heads, window_size, drop_path_rate) as in PaddleClas's factories
-_CONFIGS = {
-    "SwinTransformer_tiny_patch4_window7_224": (224, 96, (2, 2, 6, 2), (3, 6, 12, 24), 7, 0.2),
-    "SwinTransformer_small_patch4_window7_224": (224, 96, (2, 2, 18, 2), (3, 6, 12, 24), 7, 0.3),
-    "SwinTransformer_base_patch4_window7_224": (224, 128, (2, 2, 18, 2), (4, 8, 16, 32), 7, 0.5),
-    "SwinTransformer_base_patch4_window12_384": (384, 128, (2, 2, 18, 2), (4, 8, 16, 32), 12, 0.5),
-    "SwinTransformer_large_patch4_window7_224": (224, 192, (2, 2, 18, 2), (6, 12, 24, 48), 7, 0.1),
-    "SwinTransformer_large_patch4_window12_384": (384, 192, (2, 2, 18, 2), (6, 12, 24, 48), 12, 0.1),
+# PaddleClas 2.6's Swin configs: bicubic resize of the short side (PIL) to 256 / 438, centre crop 224 / 384.
+_SPEC_224 = ModelSpec(interpolation="bicubic", backend="pil")
+_SPEC_384 = ModelSpec(input_size=384, resize_short=438, interpolation="bicubic", backend="pil")
+
+
+def _swin(img_size, embed_dim, depths, num_heads, window_size, drop_path_rate, published=("standard",)):
+    """A row with PaddleClas's factory arguments; its large variants publish only ImageNet-22k->1k weights."""
+    return Variant(dict(img_size=img_size, embed_dim=embed_dim, depths=list(depths), num_heads=list(num_heads),
+                        window_size=window_size, drop_path_rate=drop_path_rate),
+                   _SPEC_384 if img_size == 384 else _SPEC_224, published)
+
+
+_22K = ("standard", "22kto1k")
+VARIANTS = {
+    "SwinTransformer_tiny_patch4_window7_224": _swin(224, 96, (2, 2, 6, 2), (3, 6, 12, 24), 7, 0.2),
+    "SwinTransformer_small_patch4_window7_224": _swin(224, 96, (2, 2, 18, 2), (3, 6, 12, 24), 7, 0.3),
+    "SwinTransformer_base_patch4_window7_224": _swin(224, 128, (2, 2, 18, 2), (4, 8, 16, 32), 7, 0.5, _22K),
+    "SwinTransformer_base_patch4_window12_384": _swin(384, 128, (2, 2, 18, 2), (4, 8, 16, 32), 12, 0.5, _22K),
+    "SwinTransformer_large_patch4_window7_224": _swin(224, 192, (2, 2, 18, 2), (6, 12, 24, 48), 7, 0.1,
+                                                      ("22kto1k",)),
+    "SwinTransformer_large_patch4_window12_384": _swin(384, 192, (2, 2, 18, 2), (6, 12, 24, 48), 12, 0.1,
+                                                       ("22kto1k",)),
 }
-
-
-def _build(name, kwargs):
-    img_size, embed_dim, depths, num_heads, window_size, drop_path_rate = _CONFIGS[name]
-    cfg = dict(img_size=img_size, embed_dim=embed_dim, depths=list(depths), num_heads=list(num_heads),
-               window_size=window_size, drop_path_rate=drop_path_rate)
-    cfg.update(kwargs)
-    return SwinTransformer(**cfg)
-
-
-register_variants("SwinTransformer", _CONFIGS, _build, __name__)
+register_variants("SwinTransformer", SwinTransformer, VARIANTS, __name__, weights_folder="legendary_models/")

@@ -15,10 +15,10 @@ import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
-from ..errors import ConfigError
 from .base import ClassifierBase
 from .layers import DropPath, Mlp, ones_, resize_2d, to_2tuple, trunc_normal_, zeros_
 from .registry import register_variants
+from .spec import ModelSpec, Variant
 from .vit_hybrid import HybridEmbed, ResNetStages
 
 
@@ -53,7 +53,7 @@ class Attention(nn.Layer):
                  use_fused_attn=False):
         super().__init__()
         if dim % num_heads:
-            raise ConfigError(f"Arch.num_heads: embed_dim {dim} is not divisible by num_heads {num_heads}")
+            raise ValueError(f"num_heads: embed_dim {dim} is not divisible by num_heads {num_heads}")
         self.num_heads = num_heads
         self.head_dim = dim // num_heads
         self.scale = qk_scale or self.head_dim ** -0.5
@@ -138,9 +138,9 @@ class VisionTransformer(ClassifierBase):
                  epsilon=1e-6, use_fused_attn=False, out_indices=None, hybrid_backbone=None, hybrid_width=64):
         super().__init__()
         if pool not in ("cls", "mean"):
-            raise ConfigError(f"Arch.pool: '{pool}' is not one of 'cls', 'mean'")
+            raise ValueError(f"pool: '{pool}' is not one of 'cls', 'mean'")
         if distilled and (pool != "cls" or representation_size):
-            raise ConfigError("Arch.distilled: distilled models use cls/dist tokens without pre_logits")
+            raise ValueError("distilled: distilled models use cls/dist tokens without pre_logits")
         self.class_num = class_num
         self.embed_dim = embed_dim
         self.depth = depth
@@ -277,42 +277,54 @@ class VisionTransformer(ClassifierBase):
 
 
 # ---- variants -------------------------------------------------------------------------------------------------
-def _cfg(img, patch, dim, depth, heads, **extra):
-    return dict(img_size=img, patch_size=patch, embed_dim=dim, depth=depth, num_heads=heads, **extra)
+# PaddleClas 2.6's configs: ViT resizes the short side to 256 (224 models) or 384 (384 models), bilinear, and
+# normalises with mean = std = 0.5; DeiT resizes bicubic (PIL) to 256 / 438 with ImageNet mean/std. The variants
+# PaddleClas lacks (huge, in21k, hybrid) take their ViT siblings' preprocessing and publish no weights.
+_VIT = {224: ModelSpec(mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5)),
+        384: ModelSpec(input_size=384, resize_short=384, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5))}
+_DEIT = {224: ModelSpec(interpolation="bicubic", backend="pil"),
+         384: ModelSpec(input_size=384, resize_short=438, interpolation="bicubic", backend="pil")}
+
+
+def _vit(img, patch, dim, depth, heads, spec=_VIT, published=("standard",), **extra):
+    kwargs = dict(img_size=img, patch_size=patch, embed_dim=dim, depth=depth, num_heads=heads, **extra)
+    return Variant(kwargs, spec[img], published)
+
+
+def _deit(img, dim, heads, **extra):
+    return _vit(img, 16, dim, 12, heads, spec=_DEIT, **extra)
+
+
+def _extra(img, patch, dim, depth, heads, **extra):
+    return _vit(img, patch, dim, depth, heads, published=(), **extra)
 
 
 _IN21K = dict(class_num=21843)
-CONFIGS = {
+VARIANTS = {
     # PaddleClas 2.6.0 (its ViT_small is not timm's ViT-S: depth 8, mlp_ratio 3, qk_scale dim**-0.5, eps 1e-5).
-    "ViT_small_patch16_224": _cfg(224, 16, 768, 8, 8, mlp_ratio=3, qkv_bias=False, qk_scale=768 ** -0.5,
+    "ViT_small_patch16_224": _vit(224, 16, 768, 8, 8, mlp_ratio=3, qkv_bias=False, qk_scale=768 ** -0.5,
                                   epsilon=1e-5),
-    "ViT_base_patch16_224": _cfg(224, 16, 768, 12, 12),
-    "ViT_base_patch16_384": _cfg(384, 16, 768, 12, 12),
-    "ViT_base_patch32_384": _cfg(384, 32, 768, 12, 12),
-    "ViT_large_patch16_224": _cfg(224, 16, 1024, 24, 16),
-    "ViT_large_patch16_384": _cfg(384, 16, 1024, 24, 16),
-    "ViT_large_patch32_384": _cfg(384, 32, 1024, 24, 16),
-    # Extras.
-    "ViT_huge_patch14_224": _cfg(224, 14, 1280, 32, 16),
-    "ViT_base_patch16_224_in21k": _cfg(224, 16, 768, 12, 12, representation_size=768, **_IN21K),
-    "ViT_base_patch32_224_in21k": _cfg(224, 32, 768, 12, 12, representation_size=768, **_IN21K),
-    "ViT_large_patch16_224_in21k": _cfg(224, 16, 1024, 24, 16, representation_size=1024, **_IN21K),
-    "ViT_huge_patch14_224_in21k": _cfg(224, 14, 1280, 32, 16, representation_size=1280, **_IN21K),
-    "ViT_hybrid_base_r50_224": _cfg(224, 1, 768, 12, 12, hybrid_backbone=(3, 4, 9)),
-    "ViT_hybrid_base_r50_384": _cfg(384, 1, 768, 12, 12, hybrid_backbone=(3, 4, 9)),
-    "DeiT_tiny_patch16_224": _cfg(224, 16, 192, 12, 3),
-    "DeiT_small_patch16_224": _cfg(224, 16, 384, 12, 6),
-    "DeiT_base_patch16_224": _cfg(224, 16, 768, 12, 12),
-    "DeiT_base_patch16_384": _cfg(384, 16, 768, 12, 12),
-    "DeiT_tiny_distilled_patch16_224": _cfg(224, 16, 192, 12, 3, distilled=True),
-    "DeiT_small_distilled_patch16_224": _cfg(224, 16, 384, 12, 6, distilled=True),
-    "DeiT_base_distilled_patch16_224": _cfg(224, 16, 768, 12, 12, distilled=True),
-    "DeiT_base_distilled_patch16_384": _cfg(384, 16, 768, 12, 12, distilled=True),
+    "ViT_base_patch16_224": _vit(224, 16, 768, 12, 12),
+    "ViT_base_patch16_384": _vit(384, 16, 768, 12, 12),
+    "ViT_base_patch32_384": _vit(384, 32, 768, 12, 12),
+    "ViT_large_patch16_224": _vit(224, 16, 1024, 24, 16),
+    "ViT_large_patch16_384": _vit(384, 16, 1024, 24, 16),
+    "ViT_large_patch32_384": _vit(384, 32, 1024, 24, 16),
+    # Extras, not in PaddleClas.
+    "ViT_huge_patch14_224": _extra(224, 14, 1280, 32, 16),
+    "ViT_base_patch16_224_in21k": _extra(224, 16, 768, 12, 12, representation_size=768, **_IN21K),
+    "ViT_base_patch32_224_in21k": _extra(224, 32, 768, 12, 12, representation_size=768, **_IN21K),
+    "ViT_large_patch16_224_in21k": _extra(224, 16, 1024, 24, 16, representation_size=1024, **_IN21K),
+    "ViT_huge_patch14_224_in21k": _extra(224, 14, 1280, 32, 16, representation_size=1280, **_IN21K),
+    "ViT_hybrid_base_r50_224": _extra(224, 1, 768, 12, 12, hybrid_backbone=(3, 4, 9)),
+    "ViT_hybrid_base_r50_384": _extra(384, 1, 768, 12, 12, hybrid_backbone=(3, 4, 9)),
+    "DeiT_tiny_patch16_224": _deit(224, 192, 3),
+    "DeiT_small_patch16_224": _deit(224, 384, 6),
+    "DeiT_base_patch16_224": _deit(224, 768, 12),
+    "DeiT_base_patch16_384": _deit(384, 768, 12),
+    "DeiT_tiny_distilled_patch16_224": _deit(224, 192, 3, distilled=True),
+    "DeiT_small_distilled_patch16_224": _deit(224, 384, 6, distilled=True),
+    "DeiT_base_distilled_patch16_224": _deit(224, 768, 12, distilled=True),
+    "DeiT_base_distilled_patch16_384": _deit(384, 768, 12, distilled=True),
 }
-
-
-def _create(name, kwargs):
-    return VisionTransformer(**{**CONFIGS[name], **kwargs})
-
-
-register_variants("VisionTransformer", CONFIGS, _create, __name__)
+register_variants("VisionTransformer", VisionTransformer, VARIANTS, __name__)

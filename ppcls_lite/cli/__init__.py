@@ -21,8 +21,8 @@ def add_quick_model_args(parser, weights_help):
     parser.add_argument("--model", help="model name (quick mode; default: the checkpoint's)")
     parser.add_argument("--weights", help=weights_help)
     parser.add_argument("--class-num", type=int, help="default: the checkpoint's, else the head in --weights")
-    parser.add_argument("--img-size", type=int, help="use the standard resize/crop at this size instead of the "
-                        "checkpoint's evaluation transforms")
+    parser.add_argument("--img-size", type=int, help="use the model's own resize/crop (its ModelSpec) at this size "
+                        "instead of the checkpoint's evaluation transforms")
 
 
 def require_config(args):

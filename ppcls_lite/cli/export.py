@@ -11,11 +11,11 @@ def main(argv=None):
     parser.add_argument("--softmax", action="store_true", help="append softmax so the model outputs probabilities")
     args = parser.parse_args(argv)
     from ..config import load_config
-    from ..engine.trained_model import WEIGHT_PATHS
+    from ..engine.trained_model import WEIGHT_PATHS, image_shape_of
     from ..export import export_config
 
     config = load_config(require_config(args), args.override, check_paths=WEIGHT_PATHS)
     prefix = export_config(config, softmax=args.softmax)
-    print(f"exported {config['Arch']['name']} to {prefix}.* (input {list(config['Global']['image_shape'])}, "
+    print(f"exported {config['Arch']['name']} to {prefix}.* (input {image_shape_of(config)}, "
           f"softmax={args.softmax})")
     return 0

@@ -52,19 +52,22 @@ def signature_params(component):
 
 
 def model_params(factory):
-    """Accepted kwargs of a model factory: its own, or, for a `**kwargs` factory, the union of the
-    constructor parameters of the model classes (ClassifierBase subclasses) in its module.
+    """Accepted kwargs of a model factory: its own, or, for a `**kwargs` factory, the constructor parameters of
+    its `model_class` (a table-registered variant) or else of the model classes (ClassifierBase subclasses)
+    in its module.
 
     Returns (params, open_ended); open_ended is True when nothing better than `**kwargs` is known.
     """
     params, open_ended = signature_params(factory)
     if not open_ended:
         return params, False
+    from ..arch.base import ClassifierBase
+
+    model_class = getattr(factory, "model_class", None)
+    if model_class is not None:
+        found, open_ended = _class_chain_params(model_class, ClassifierBase)
+        return {**found, **params}, open_ended
     module = sys.modules.get(getattr(factory, "__module__", None) or "")
-    try:
-        from ..arch.base import ClassifierBase
-    except ImportError:
-        return params, True
     found = {}
     for obj in list(vars(module).values()) if module else ():
         if isinstance(obj, type) and issubclass(obj, ClassifierBase) and obj is not ClassifierBase:
@@ -76,6 +79,21 @@ def model_params(factory):
         return params, True
     found.update(params)
     return found, False
+
+
+def _class_chain_params(model_class, base):
+    """Constructor parameters of `model_class`, following `**kwargs` up its bases (a subclass that passes them
+    on to its parent accepts the parent's too); open-ended when the chain ends in `**kwargs`."""
+    found = {}
+    for klass in model_class.__mro__:
+        if klass is base or not issubclass(klass, base):
+            break
+        own, open_ended = signature_params(klass)
+        for key, default in own.items():
+            found.setdefault(key, default)
+        if not open_ended:
+            return found, False
+    return found, True
 
 
 _ANNOTATION_SPECS = {float: "float", int: "int", bool: "bool", str: "str"}

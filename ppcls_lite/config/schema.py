@@ -18,6 +18,7 @@ class Field:
     doc: str = ""
     choices: tuple = ()
     minimum: float = None
+    above: float = None  # exclusive minimum
     length: int = None
     path: str = None  # "file", "dir" or "weights": checked to exist when check_paths is on
     keywords: tuple = ()  # values that are not paths (Global.checkpoints: auto)
@@ -45,7 +46,8 @@ GLOBAL = {
                     "or infer", minimum=1),
     "print_batch_step": Field("int", 10, "log a training line every N iterations", minimum=1),
     "use_visualdl": Field("bool", True, "write VisualDL scalars, sample images and the config under output_dir/vdl"),
-    "image_shape": Field("list[int]", [3, 224, 224], "C, H, W of the exported model's input", length=3),
+    "image_shape": Field("list[int]|null", None, "C, H, W of the exported model's input; null: 3 x the model's "
+                         "input size (its ModelSpec: 224, or 384 for the _384 variants)", length=3),
     "save_inference_dir": Field("str", "./inference", "where tools/export_model.py writes"),
     "to_static": Field("bool", False, "train the model under paddle.jit.to_static"),
     "seed": Field("int|null", None, "seed of every random draw (data order, augmentation, dropout; per rank); null: 0"),
@@ -78,10 +80,10 @@ ARCH = {
 
 AMP = {
     "use_amp": Field("bool", True, "switch; the section also counts as off when absent or null"),
-    "scale_loss": Field("float", 1.0, "initial loss scale (fp16)", minimum=0),
+    "scale_loss": Field("float", 1.0, "initial loss scale (fp16)", above=0),
     "use_dynamic_loss_scaling": Field("bool", False, "adapt the loss scale when gradients overflow"),
-    "level": Field("str", "O1", "O1: mixed precision per op; O2: half-precision weights",
-                   choices=("O1", "O2")),
+    "level": Field("str", "O1", "O1: mixed precision per op; O2: half-precision weights (either case, as "
+                   "PaddleClas reads it)", choices=("O1", "O2", "o1", "o2")),
     "dtype": Field("str", "fp16", "half type", choices=("fp16", "bf16", "float16", "bfloat16")),
     "use_fp16_test": Field("bool", False, "evaluate in half precision too"),
     "use_promote": Field("bool", False, "let ops with mixed inputs promote to float32 (paddle.amp.auto_cast)"),

@@ -6,13 +6,13 @@
 """
 from dataclasses import dataclass, field
 
+from ..arch.registry import model_spec
 from ..config import load_config
-from ..data.presets import eval_transform_ops
 from ..data.transforms import build_transforms
 from ..errors import ConfigError
 from .predictor import list_images, predict_files, read_label_names
 from .runtime import configure_runtime
-from .trained_model import WEIGHT_PATHS, describe_weights, load_for_use
+from .trained_model import WEIGHT_PATHS, describe_weights, image_shape_of, load_for_use
 
 
 @dataclass
@@ -53,11 +53,15 @@ def predict_config(config, overrides=(), *, label_list=None, on_bad_image=None, 
         raise ConfigError("Infer.infer_imgs: required (an image file or a folder)")
     paths = list_images(infer["infer_imgs"])
     model = load_for_use(config["Arch"], g["pretrained_model"])
-    ops = infer.get("transforms") or eval_transform_ops(int(g["image_shape"][-1]))
+    if infer.get("transforms"):
+        ops, source = infer["transforms"], "the config's Infer.transforms"
+    else:
+        size = image_shape_of(config)[-1]
+        spec = model_spec(config["Arch"]["name"]).at_size(size)
+        ops, source = spec.eval_transform_ops(), f"{config['Arch']['name']}'s at {size}: {spec.describe()}"
     return Prediction(model, build_transforms(ops, where="Infer.transforms"), paths,
                       int(infer.get("batch_size", batch_size)), int(post.get("topk", topk)), names,
-                      on_bad_image or infer.get("on_bad_image") or "error", "the config's Infer.transforms",
-                      progress)
+                      on_bad_image or infer.get("on_bad_image") or "error", source, progress)
 
 
 def predict(weights, images, *, model=None, class_num=None, img_size=None, topk=5, label_list=None, batch_size=8,

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from ..arch import build_model
 from ..arch.pretrained import (file_class_num, head_mismatch_error, load_pretrained, load_state_file,
                                resolve_weights_path)
-from ..data.presets import eval_transform_ops
+from ..arch.registry import get_model_factory, model_spec
+from ..config.components import model_params
 from ..errors import ConfigError, WeightsError
 from ..serialization import safe_load
 from .checkpoint import checkpoint_prefix
@@ -24,9 +25,26 @@ _NOT_MODEL_KWARGS = ("name", "use_sync_bn", "pretrained")
 
 
 def build_arch(arch_cfg):
-    """Model from the Arch section (name + constructor kwargs)."""
+    """Model from the Arch section (name + constructor kwargs); a value the model rejects is a ConfigError
+    under Arch (model layers raise plain ValueError, phrased '<parameter>: ...' where one parameter is at fault)."""
     kwargs = {k: v for k, v in arch_cfg.items() if k not in _NOT_MODEL_KWARGS}
-    return build_model(arch_cfg["name"], **kwargs)
+    try:
+        return build_model(arch_cfg["name"], **kwargs)
+    except ValueError as exc:
+        message = str(exc)
+        params, _ = model_params(get_model_factory(arch_cfg["name"]))
+        named = message.split(":", 1)[0] in params
+        raise ConfigError(f"Arch.{message}" if named else f"Arch ({arch_cfg['name']}): {message}") from None
+
+
+def image_shape_of(config):
+    """C, H, W of the model's input: Global.image_shape, else 3 (or Arch.in_channels) x its spec's input size."""
+    shape = config["Global"].get("image_shape")
+    if shape:
+        return [int(v) for v in shape]
+    arch = config["Arch"]
+    size = model_spec(arch["name"]).input_size
+    return [int(arch.get("in_channels", arch.get("in_chans", 3))), size, size]
 
 
 def model_info_from_config(config, class_names):
@@ -41,7 +59,7 @@ def model_info_from_config(config, class_names):
         "arch": copy.deepcopy(dict(config["Arch"])),
         "class_names": names,
         "eval_transforms": copy.deepcopy(eval_ops or infer_ops or None),
-        "image_shape": list(config["Global"]["image_shape"]),
+        "image_shape": image_shape_of(config),
     }
 
 
@@ -95,9 +113,8 @@ def describe_weights(weights, model_name=None, class_num=None, img_size=None):
     """Quick mode (no config): what the model of `weights` is, from its checkpoint where it has one.
 
     Arch and class names come from the checkpoint's model_info, else from `model_name` and the head in the
-    weights file; `class_num` (the user's --class-num) must then match the file. Preprocessing: the standard
-    resize/crop at `img_size` when given, else the checkpoint's training-time eval transforms, else the standard
-    ImageNet ones at 224.
+    weights file; `class_num` (the user's --class-num) must then match the file. Preprocessing: the variant's
+    ModelSpec at `img_size` when given, else the checkpoint's training-time eval transforms, else the spec's.
     """
     if not os.path.isfile(resolve_weights_path(weights)):
         raise WeightsError(f"--weights: no such file: {checkpoint_prefix(weights)}.pdparams")
@@ -126,10 +143,12 @@ def describe_weights(weights, model_name=None, class_num=None, img_size=None):
     if names is not None and len(names) != int(arch.get("class_num", 1000)):
         raise WeightsError(f"{checkpoint_prefix(weights)}.pdstates: lists {len(names)} class names for a "
                            f"{arch.get('class_num')}-class model")
+    spec = model_spec(arch["name"])
     if img_size:
-        ops, source = eval_transform_ops(int(img_size)), f"standard resize/crop at --img-size {img_size}"
+        spec = spec.at_size(img_size)
+        ops, source = spec.eval_transform_ops(), f"{arch['name']}'s at --img-size {img_size}: {spec.describe()}"
     elif info.get("eval_transforms"):
         ops, source = info["eval_transforms"], f"the training-time evaluation of {checkpoint_prefix(weights)}"
     else:
-        ops, source = eval_transform_ops(224), "standard ImageNet resize 256 / crop 224 (no checkpoint info)"
+        ops, source = spec.eval_transform_ops(), f"{arch['name']}'s (no checkpoint info): {spec.describe()}"
     return TrainedModel(weights, arch, names, ops, source, info)

@@ -27,7 +27,7 @@ def images(n=2, h=64, w=None, seed=0):
 
 
 def test_variant_names():
-    assert NAMES == sorted(swin._CONFIGS)
+    assert NAMES == sorted(swin.VARIANTS)
     assert len(NAMES) == 6
 
 

@@ -29,6 +29,29 @@ def test_train_config_errors_are_one_line_exit_2(make_config, override, expected
     assert "Traceback" not in proc.stderr
 
 
+@pytest.mark.parametrize(
+    "overrides, expected",
+    [
+        (["Arch.layers=51"], "error: Arch.layers: 51 is not supported; choose one of [18, 34, 50, 101, 152, 200]"),
+        (["Arch.name=ResNeXt101_32x8d_wsl", "Arch.vd=True"], "error: Arch.vd: ResNeXt101WSL has no vd version"),
+        (["Arch.name=SwinTransformer_tiny_patch4_window7_224", "Arch.depths=[1, 1]"],
+         "error: Arch.num_heads: 4 entries for the 2 stages of depths [1, 1]"),
+        (["Arch.name=ViT_small_patch16_224", "Arch.num_heads=5"],
+         "error: Arch.num_heads: embed_dim 768 is not divisible by num_heads 5"),
+        (["Arch.name=ConvNeXt_tiny", "Arch.data_format=NDHWC"], "error: Arch.data_format: must be one of"),
+    ],
+)
+def test_a_value_the_model_rejects_is_one_line_naming_the_arch_key(make_config, overrides, expected):
+    """Model layers raise plain ValueError naming their parameter; the config layer says it as Arch.<key>."""
+    cfg = make_config("arch")
+    args = [a for o in overrides for a in ("-o", o)]
+    proc = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "train.py"), "-c", cfg, *args],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and lines[0].startswith(expected), proc.stderr[-2000:]
+
+
 def test_missing_config_file_is_exit_2(tmp_path):
     proc = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "train.py"), "-c", str(tmp_path / "nope.yaml")],
                           capture_output=True, text=True, timeout=120)

@@ -151,7 +151,7 @@ def test_recipes_of_the_architecture_doc_train_end_to_end(tmp_path):
 
     import ppcls_lite
     from ppcls_lite.arch.base import ClassifierBase
-    from ppcls_lite.arch.registry import _FAMILIES, _MODELS, register_model
+    from ppcls_lite.arch.registry import _FAMILIES, _MODELS, _SPECS, register_model
     from ppcls_lite.loss import LOSSES
     from ppcls_lite.metric import METRICS
     from tests.engine.conftest import tiny_config
@@ -203,7 +203,8 @@ def test_recipes_of_the_architecture_doc_train_end_to_end(tmp_path):
         assert "ScaledCE: " in log and "error: " in log and "[Eval][Epoch 1][Avg]" in log
         assert trainer.model.conv.weight.shape[0] == 4 and trainer.state["epoch"] == 2
     finally:
-        del _MODELS["TinyNet_w8"], _FAMILIES["TinyNet_w8"], LOSSES["ScaledCE"], METRICS["ErrorRate"]
+        del _MODELS["TinyNet_w8"], _FAMILIES["TinyNet_w8"], _SPECS["TinyNet_w8"]
+        del LOSSES["ScaledCE"], METRICS["ErrorRate"]
 
 
 def _write(tmp_path, cfg):
