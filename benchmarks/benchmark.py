@@ -1,4 +1,4 @@
-"""Benchmark models and the data pipeline: python tools/benchmark.py --models resnet50,swin_tiny [--mode all].
+"""Benchmark models and the data pipeline: python benchmarks/benchmark.py --models resnet50,swin_tiny [--mode all].
 
 Per model: parameters, MACs, inference images/s (dygraph, paddle.jit.to_static, the exported model through
 paddle.inference), training images/s (forward + backward + optimizer step), peak memory, and the engine
@@ -15,10 +15,9 @@ import platform
 import subprocess
 import sys
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-sys.path.insert(0, ROOT)
-sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+# `harness` (imported in the phases) sits beside this script, whose folder Python puts on sys.path; ppcls_lite is
+# pip-installed (pip install -e .).
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 DEFAULT_DATA = os.path.join(os.path.dirname(ROOT), "shared", "data", "imagenet_sample_100")
 MODES = ("infer", "train", "engine", "data")
@@ -44,7 +43,7 @@ def parse_args(argv=None):
     ap.add_argument("--mode", default="all", choices=MODES + ("all",),
                     help="infer | train | engine (train.py loop vs bare step) | data | all")
     ap.add_argument("--batch-size", type=int, default=8)
-    ap.add_argument("--img-size", type=int, default=0, help="input size (default: 224, or 384 for *_384 models)")
+    ap.add_argument("--img-size", type=int, default=0, help="input size (default: the model's, from ppcls_lite.model_spec)")
     ap.add_argument("--threads", type=int, default=0, help="CPU threads for Paddle (0: all cores)")
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--repeat", type=int, default=5, help="timed rounds (the median is reported)")
@@ -62,7 +61,10 @@ def parse_args(argv=None):
 
 
 def default_size(name):
-    return 384 if "384" in name else 224
+    """The variant's own input size (its ModelSpec)."""
+    from ppcls_lite import model_spec
+
+    return model_spec(name).input_size
 
 
 def model_kwargs(name, args):
@@ -250,7 +252,7 @@ def main(argv=None):
     os.makedirs(args.out, exist_ok=True)
     env = environment()
     print(env)
-    command = "python tools/benchmark.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    command = "python benchmarks/benchmark.py " + " ".join(sys.argv[1:] if argv is None else argv)
     phases = [p for p in ("infer", "train", "engine") if args.mode in (p, "all")]
     rows = []
     for m in names:

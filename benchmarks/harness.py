@@ -1,4 +1,4 @@
-"""Measurement building blocks for tools/benchmark.py and benchmarks/compare_paddleclas.py.
+"""Measurement building blocks for benchmarks/benchmark.py and benchmarks/compare_paddleclas.py.
 
 Timing rule: candidates that are compared are run ALTERNATELY in one process (round r runs A B C, round r+1
 C B A, ...), after warmup calls, and each is summarised by the median of its rounds. The CPU of a shared machine

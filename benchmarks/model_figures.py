@@ -1,8 +1,8 @@
 """Parameter and MAC figures of every registered model, beside PaddleClas's published ones, as a markdown table.
 
-    python tools/model_figures.py [--models ResNet50,ConvNeXt_tiny] [--out docs/models.md]
+    python benchmarks/model_figures.py [--models ResNet50,ConvNeXt_tiny] [--out docs/models.md]
 
-Each model is built at its native input size (model_figures.csv, else the size in its name, else 224) and run once
+Each model is built at its native input size (its ppcls_lite.model_spec) and run once
 at batch 1 in a worker subprocess (a few models per worker; the very large ones alone), so that memory is returned
 between models. Parameters: trainable, and with BatchNorm running statistics (PaddleClas's legacy ResNeXt/Res2Net
 figures count those). MACs: see ppcls_lite/arch/flops.py. With --out, the table replaces the part of the file
@@ -13,13 +13,11 @@ import argparse
 import csv
 import json
 import os
-import re
 import subprocess
 import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
 FIGURES_CSV = os.path.join(ROOT, "tests", "fixtures", "model_figures.csv")
 BEGIN, END = "<!-- figures:begin -->", "<!-- figures:end -->"
 ALONE_ABOVE = 150e6  # parameters: models larger than this get a worker of their own
@@ -32,12 +30,11 @@ def published_figures():
         return {row["model"]: row for row in csv.DictReader(f)}
 
 
-def native_size(name, published):
-    """The model's own input resolution."""
-    if name in published:
-        return int(published[name]["input_size"])
-    m = re.search(r"_(\d{3})(?:_|$)", name)
-    return int(m.group(1)) if m else 224
+def native_size(name):
+    """The model's own input resolution (its ModelSpec)."""
+    from ppcls_lite import model_spec
+
+    return model_spec(name).input_size
 
 
 def measure(name, size):
@@ -161,7 +158,7 @@ def markdown_table(names, results, published):
     mismatched = []
     for name in names:
         r, p = results[name], published.get(name, {})
-        size = native_size(name, published)
+        size = native_size(name)
         if "error" in r:
             lines.append(f"| {name} | {model_family(name)} | {size} | error: {r['error']} |||||||")
             continue
@@ -218,13 +215,13 @@ def main(argv=None):
         return 2
     published = published_figures()
     names = family_order(names, published)
-    sizes = {n: native_size(n, published) for n in names}
+    sizes = {n: native_size(n) for n in names}
     results = run_all(names, sizes, args.timeout)
     table, mismatched = markdown_table(names, results, published)
     if mismatched:
         print(f"parameter counts differ from PaddleClas's: {', '.join(mismatched)}", file=sys.stderr)
     failed = [n for n in names if "error" in results[n]]
-    command = "python tools/model_figures.py" + ("" if args.models == "all" else f" --models {args.models}")
+    command = "python benchmarks/model_figures.py" + ("" if args.models == "all" else f" --models {args.models}")
     if args.out:
         command += f" --out {args.out}"
         write_between_markers(args.out, table, command)
