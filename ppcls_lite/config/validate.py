@@ -69,6 +69,8 @@ def _check_field(path, value, field, ctx):
     is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
     if field.minimum is not None and is_number and value < field.minimum:
         raise config_error(path, f"must be >= {field.minimum}, got {value}")
+    if field.above is not None and is_number and not value > field.above:
+        raise config_error(path, f"must be > {field.above}, got {value}")
     if field.length is not None and isinstance(value, list) and len(value) != field.length:
         raise config_error(path, f"expected {field.length} items, got {len(value)}")
     if field.path and isinstance(value, str) and value not in field.keywords and ctx.checks_path(path):

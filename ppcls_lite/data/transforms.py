@@ -15,10 +15,11 @@ from PIL import Image
 
 from ..errors import ConfigError
 from ..registry import Registry
-from .autoaugment import AutoAugment, RandAugment, TimmAutoAugment
+from .autoaugment import AutoAugment, RandAugment
 from .image_io import ImageDecodeError, decode_image
 from .op_base import TransformOp, pair as _pair, parse_number
 from .pixel_ops import NormalizeImage, RandomErasing, ToCHWImage, _NormalizeToCHW
+from .timm_augment import TimmAutoAugment
 
 __all__ = [
     "TRANSFORMS", "Compose", "build_transforms", "parse_number", "decode_image", "ImageDecodeError",
@@ -321,7 +322,7 @@ TRANSFORMS = Registry("op", {
     "NormalizeImage": NormalizeImage,
     "ToCHWImage": ToCHWImage,
     "RandomErasing": RandomErasing,
-    "AutoAugment": AutoAugment,  # the PIL-policy augmenters live in autoaugment.py
+    "AutoAugment": AutoAugment,  # the PIL-policy augmenters: autoaugment.py and timm_augment.py
     "RandAugment": RandAugment,
     "TimmAutoAugment": TimmAutoAugment,
 })

@@ -27,7 +27,8 @@ from typing import NamedTuple
 
 import paddle
 
-from ..errors import ConfigError
+from ..config import schema as S
+from ..config.validate import check_fields
 
 __all__ = ["AmpDecision", "amp_options", "resolve_amp", "make_grad_scaler"]
 
@@ -36,23 +37,12 @@ _DTYPES = {"fp16": "float16", "float16": "float16", "bf16": "bfloat16", "bfloat1
 
 def amp_options(use_amp: bool = True, scale_loss: float = 1.0, use_dynamic_loss_scaling: bool = False,
                 level: str = "O1", dtype: str = "fp16", use_fp16_test: bool = False, use_promote: bool = False):
-    """Normalised AMP options; its keyword arguments are exactly the accepted keys of the AMP section."""
-    if not isinstance(use_amp, bool):
-        raise ConfigError(f"AMP.use_amp: expected true or false, got {use_amp!r}")
-    try:
-        scale = float(scale_loss)
-    except (TypeError, ValueError):
-        raise ConfigError(f"AMP.scale_loss: expected a number, got {scale_loss!r}") from None
-    if not scale > 0:
-        raise ConfigError(f"AMP.scale_loss: must be positive, got {scale_loss!r}")
-    lvl = str(level).upper()
-    if lvl not in ("O1", "O2"):
-        raise ConfigError(f"AMP.level: expected O1 or O2, got {level!r}")
-    dt = _DTYPES.get(str(dtype).lower())
-    if dt is None:
-        raise ConfigError(f"AMP.dtype: expected fp16 or bf16, got {dtype!r}")
-    return {"use_amp": use_amp, "scale_loss": scale, "use_dynamic_loss_scaling": bool(use_dynamic_loss_scaling),
-            "level": lvl, "dtype": dt, "use_fp16_test": bool(use_fp16_test), "use_promote": bool(use_promote)}
+    """Normalised AMP options (level upper-case, dtype as Paddle names it); its keyword arguments are exactly the
+    accepted keys of the AMP section, whose rules (config.schema.AMP) the values have already passed."""
+    return {"use_amp": bool(use_amp), "scale_loss": float(scale_loss),
+            "use_dynamic_loss_scaling": bool(use_dynamic_loss_scaling), "level": str(level).upper(),
+            "dtype": _DTYPES[str(dtype).lower()], "use_fp16_test": bool(use_fp16_test),
+            "use_promote": bool(use_promote)}
 
 
 def make_grad_scaler(scale_loss=1.0, use_dynamic_loss_scaling=False):
@@ -111,12 +101,8 @@ def resolve_amp(amp_cfg, device, supports=autocast_works):
     """
     if amp_cfg is None:
         return AmpDecision(False, "O0", "float32", "")
-    if not isinstance(amp_cfg, dict):
-        raise ConfigError(f"AMP: expected a mapping, got {amp_cfg!r}")
-    try:
-        opts = amp_options(**dict(amp_cfg))
-    except TypeError as e:
-        raise ConfigError(f"AMP: {e}") from None
+    # the schema's rules and messages: a validated section passes as it is, one given by hand is checked alike
+    opts = amp_options(**check_fields("AMP", amp_cfg, S.AMP))
     if not opts["use_amp"]:
         return AmpDecision(False, "O0", "float32", "", opts)
     level, wanted = opts["level"], opts["dtype"]

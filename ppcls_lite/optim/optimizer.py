@@ -31,6 +31,8 @@ from typing import List, Optional, Union
 import paddle
 from paddle.regularizer import L1Decay, L2Decay
 
+from ..config import schema as S
+from ..config.validate import check_fields
 from ..errors import ConfigError
 from ..registry import Registry
 from .lr import as_float, build_lr_scheduler
@@ -124,18 +126,9 @@ class Momentum(_OptimizerSpec):
             raise ConfigError(f"{self.key}.weight_decay: set only one of regularizer and weight_decay")
         self.regularizer = None
         if regularizer is not None:
-            if not isinstance(regularizer, dict):
-                raise ConfigError(f"{self.key}.regularizer: expected {{name: L2, coeff: 0.0001}}")
-            reg = dict(regularizer)
-            kind = str(reg.pop("name", "")).upper().replace("DECAY", "")
-            if kind not in ("L1", "L2"):
-                raise ConfigError(f"{self.key}.regularizer.name: expected L1 or L2, got {regularizer.get('name')!r}")
-            if "coeff" not in reg:
-                raise ConfigError(f"{self.key}.regularizer.coeff: required")
-            coeff = as_float(reg.pop("coeff"), f"{self.key}.regularizer.coeff")
-            if reg:
-                raise ConfigError(f"{self.key}.regularizer.{next(iter(reg))}: unknown key (accepted: name, coeff)")
-            self.regularizer = (kind, coeff)
+            # the schema's rules and messages (a validated config passes as it is)
+            reg = check_fields(f"{self.key}.regularizer", regularizer, S.REGULARIZER)
+            self.regularizer = (reg["name"], reg["coeff"])
         elif weight_decay is not None:
             self.regularizer = ("L2", as_float(weight_decay, f"{self.key}.weight_decay"))
         self._init_common(no_weight_decay_name, one_dim_param_no_weight_decay, clip_norm, clip_grad_norm,

@@ -98,7 +98,7 @@ def test_resume_under_two_processes_is_exact(tmp_path):
                                       "-c", cfg, "-o", f"Global.output_dir={out}"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
     deadline = time.time() + 300
-    while time.time() < deadline:
+    while time.time() < deadline and proc.poll() is None:  # a launcher that died fails at once
         states = out / "latest.pdstates"
         if states.exists() and safe_load(str(states))["global_step"] >= 4:
             break
@@ -253,7 +253,7 @@ def test_sigkill_of_a_rank_then_the_same_command_again_is_exact(tmp_path):
                         "-o", f"Global.output_dir={out}", "-o", "Global.checkpoints=auto"]
     proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
     deadline = time.time() + 300
-    while time.time() < deadline:
+    while time.time() < deadline and proc.poll() is None:  # a launcher that died fails at once
         states = out / "latest.pdstates"
         try:
             if states.exists() and safe_load(str(states))["global_step"] >= 6:
