@@ -19,4 +19,24 @@ def build_model(name, pretrained=None, **kwargs):
     return model
 
 
-__all__ = ["build_model", "list_models", "model_family", "model_spec", "register_model"]
+# Arch keys that are not constructor arguments (PaddleClas's; `pretrained` is the engine's business)
+_NOT_MODEL_KWARGS = ("name", "use_sync_bn", "pretrained")
+
+
+def build_from_config(arch_cfg):
+    """Model from a config's Arch section (name + constructor kwargs); a value the model rejects is a ConfigError
+    under Arch (model layers raise plain ValueError, phrased '<parameter>: ...' where one parameter is at fault)."""
+    from ..config.components import model_params
+    from ..errors import ConfigError
+
+    kwargs = {k: v for k, v in arch_cfg.items() if k not in _NOT_MODEL_KWARGS}
+    try:
+        return build_model(arch_cfg["name"], **kwargs)
+    except ValueError as exc:
+        message = str(exc)
+        params, _ = model_params(get_model_factory(arch_cfg["name"]))
+        named = message.split(":", 1)[0] in params
+        raise ConfigError(f"Arch.{message}" if named else f"Arch ({arch_cfg['name']}): {message}") from None
+
+
+__all__ = ["build_from_config", "build_model", "list_models", "model_family", "model_spec", "register_model"]

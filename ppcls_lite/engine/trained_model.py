@@ -9,33 +9,16 @@ import copy
 import os
 from dataclasses import dataclass, field
 
-from ..arch import build_model
+from ..arch import build_from_config
 from ..arch.pretrained import (file_class_num, head_mismatch_error, load_pretrained, load_state_file,
                                resolve_weights_path)
-from ..arch.registry import get_model_factory, model_spec
-from ..config.components import model_params
+from ..arch.registry import model_spec
 from ..errors import ConfigError, WeightsError
 from ..serialization import safe_load
 from .checkpoint import checkpoint_prefix
 
 # The config keys whose files a model used as trained needs (its weights; not the training data).
 WEIGHT_PATHS = ("Global.pretrained_model", "Arch.pretrained")
-
-_NOT_MODEL_KWARGS = ("name", "use_sync_bn", "pretrained")
-
-
-def build_arch(arch_cfg):
-    """Model from the Arch section (name + constructor kwargs); a value the model rejects is a ConfigError
-    under Arch (model layers raise plain ValueError, phrased '<parameter>: ...' where one parameter is at fault)."""
-    kwargs = {k: v for k, v in arch_cfg.items() if k not in _NOT_MODEL_KWARGS}
-    try:
-        return build_model(arch_cfg["name"], **kwargs)
-    except ValueError as exc:
-        message = str(exc)
-        params, _ = model_params(get_model_factory(arch_cfg["name"]))
-        named = message.split(":", 1)[0] in params
-        raise ConfigError(f"Arch.{message}" if named else f"Arch ({arch_cfg['name']}): {message}") from None
-
 
 def image_shape_of(config):
     """C, H, W of the model's input: Global.image_shape, else 3 (or Arch.in_channels) x its spec's input size."""
@@ -81,7 +64,7 @@ def load_for_use(arch_cfg, weights, class_num_key="Arch.class_num"):
     """Build `arch_cfg` and load `weights` as trained: a head of another class count is a WeightsError."""
     if not weights:
         raise ConfigError("Global.pretrained_model: required (e.g. -o Global.pretrained_model=output/best_model)")
-    model = build_arch(arch_cfg)
+    model = build_from_config(arch_cfg)
     load_pretrained(model, weights, new_head=False, class_num_key=class_num_key)
     return model
 
@@ -136,7 +119,7 @@ def describe_weights(weights, model_name=None, class_num=None, img_size=None):
         arch["class_num"] = int(class_num)
     elif not info:
         _, state = load_state_file(weights)
-        probe = build_arch(dict(arch, class_num=1))
+        probe = build_from_config(dict(arch, class_num=1))
         found = file_class_num(probe, probe.adapt_state_dict(dict(state)))
         arch["class_num"] = found if found is not None else 0
     names = info.get("class_names")

@@ -10,6 +10,7 @@ import numpy as np
 import paddle
 import yaml
 
+from ..arch import build_from_config
 from ..arch.pretrained import load_pretrained
 from ..data import ImageFolder, ImageNetDataset, build_dataloader, check_same_classes
 from ..data.constants import IMAGENET_MEAN, IMAGENET_STD
@@ -25,7 +26,7 @@ from .evaluator import evaluate
 from .logger import VisualDLWriter, image_grid, setup_logger
 from .output_dir import prepare_output_dir
 from .runtime import configure_runtime, step_seed
-from .trained_model import build_arch, model_info_from_config
+from .trained_model import model_info_from_config
 
 
 class TrainingInterrupted(Exception):
@@ -82,7 +83,7 @@ class Trainer:
         paddle.seed(step_seed(self.seed, self.rank, -1))
         np.random.seed(self.seed + self.rank)
 
-        self.model = build_arch(config["Arch"])
+        self.model = build_from_config(config["Arch"])
         if config["Arch"].get("use_sync_bn") and self.world_size > 1:
             self.model = convert_sync_batchnorm(self.model, self.device.name)
         if g.get("pretrained_model"):

@@ -128,7 +128,7 @@ def test_layer_scale_and_head_init_options():
 
 
 def test_bad_arguments_are_value_errors_naming_the_parameter():
-    # the model layer names its parameter; the config layer (build_arch) makes it Arch.<parameter>
+    # the model layer names its parameter; the config layer (arch.build_from_config) makes it Arch.<parameter>
     with pytest.raises(ValueError, match="^data_format: must be one of"):
         _tiny(data_format="NDHWC")
     with pytest.raises(ValueError, match="^depths: ConvNeXt needs 4 depths and 4 dims"):
