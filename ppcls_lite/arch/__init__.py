@@ -20,7 +20,7 @@ def build_model(name, pretrained=None, **kwargs):
 
 
 # Arch keys that are not constructor arguments (PaddleClas's; `pretrained` is the engine's business)
-_NOT_MODEL_KWARGS = ("name", "use_sync_bn", "pretrained")
+_NOT_MODEL_KWARGS = ("name", "use_sync_bn", "pretrained", "use_ssld")
 
 
 def build_from_config(arch_cfg):

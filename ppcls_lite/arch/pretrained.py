@@ -1,4 +1,5 @@
-"""Load .pdparams into a model: safe unpickling, head-mismatch skipping, resolution adaptation."""
+"""Load .pdparams into a model: safe unpickling, published weights by URL, head-mismatch skipping, resolution
+adaptation."""
 import logging
 import os
 
@@ -6,6 +7,7 @@ import numpy as np
 
 from ..errors import WeightsError
 from ..serialization import safe_load
+from .download import fetch_weights, is_url
 
 logger = logging.getLogger("ppcls_lite")
 
@@ -60,13 +62,8 @@ def head_mismatch_error(path, theirs, ours, class_num_key):
     )
 
 
-def load_pretrained(model, path, new_head=False, class_num_key="Arch.class_num"):
-    """Load weights into `model`; returns the head keys skipped (only with new_head, when class_num differs).
-
-    new_head=False (evaluating, predicting, exporting: the model is used as trained): a head of another class
-    count is a WeightsError naming both counts and `class_num_key`. new_head=True (training / fine-tuning): the
-    head is skipped with a warning and keeps its fresh initialisation.
-    """
+def _matching_state(model, path):
+    """(path, state adapted to `model`, model.state_dict()) of a weights file with exactly the model's keys."""
     path, state = load_state_file(path)
     state = model.adapt_state_dict(dict(state))
     own = model.state_dict()
@@ -76,6 +73,20 @@ def load_pretrained(model, path, new_head=False, class_num_key="Arch.class_num")
         raise WeightsError(f"{path}: missing keys for {type(model).__name__}: {_summarise(missing)}")
     if unexpected:
         raise WeightsError(f"{path}: unexpected keys for {type(model).__name__}: {_summarise(unexpected)}")
+    return path, state, own
+
+
+def load_pretrained(model, path, new_head=False, class_num_key="Arch.class_num"):
+    """Load weights (a path, or an http(s) URL: downloaded once into the cache) into `model`; returns the head
+    keys skipped (only with new_head, when class_num differs).
+
+    new_head=False (evaluating, predicting, exporting: the model is used as trained): a head of another class
+    count is a WeightsError naming both counts and `class_num_key`. new_head=True (training / fine-tuning): the
+    head is skipped with a warning and keeps its fresh initialisation.
+    """
+    if is_url(path):
+        path = fetch_weights(path, lambda p: _matching_state(model, p))
+    path, state, own = _matching_state(model, path)
     head_prefixes = tuple(getattr(model, "head_prefixes", ()))
     skipped, to_load = [], {}
     for key, param in own.items():

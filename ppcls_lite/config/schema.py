@@ -33,7 +33,7 @@ GLOBAL = {
                          "output_dir/latest when it exists, else start fresh (rerun the same command after a "
                          "kill or preemption)", path="weights", keywords=("auto",)),
     "pretrained_model": Field("str|null", None, "weights to start from: a .pdparams path, with or without "
-                              "the suffix (URLs are not downloaded)", path="weights"),
+                              "the suffix, or an http(s) URL (downloaded once into the cache)", path="weights"),
     "output_dir": Field("str", "./output/", "where logs, checkpoints and the VisualDL log go"),
     "device": Field("str", "gpu", "cpu or gpu; gpu falls back to cpu (with a warning) when Paddle has no CUDA; "
                     "xpu/npu/mlu are accepted and run on cpu", choices=("cpu", "gpu", "xpu", "npu", "mlu")),
@@ -73,8 +73,11 @@ GLOBAL = {
 ARCH = {
     "name": Field("str", REQUIRED, "registered model name (ppcls_lite.list_models())"),
     "class_num": Field("int", 1000, "number of classes of the head (0: no head)", minimum=0),
-    "pretrained": Field("bool|str|null", False, "a .pdparams path: moved to Global.pretrained_model (which "
-                        "must then be null); true (PaddleClas's download) is refused", path="weights"),
+    "pretrained": Field("bool|str|null", False, "true: the variant's published PaddleClas weights (downloaded "
+                        "once into the cache); a .pdparams path or URL: those; moved to Global.pretrained_model "
+                        "(which must then be null)", path="weights"),
+    "use_ssld": Field("bool", False, "with pretrained: true, the SSLD-distilled weights (where PaddleClas "
+                      "publishes them)"),
     "use_sync_bn": Field("bool", False, "convert BatchNorm to SyncBatchNorm when training on several devices"),
 }
 

@@ -54,7 +54,7 @@ def _check_path(path, value, kind):
                                else f"folder not found: {value}")
     elif kind == "weights":
         if value.startswith(("http://", "https://")):
-            raise config_error(path, f"URLs are not downloaded; give a local .pdparams path: {value}")
+            return  # downloaded (and checked) when the weights are loaded
         if value.endswith(".pdparams"):
             if not os.path.isfile(value):
                 raise config_error(path, f"file not found: {value}")
@@ -171,6 +171,31 @@ def _splits(section, data, kind, what, ctx, extra=None):
     return out
 
 
+def _move_pretrained(fixed, global_cfg):
+    """Arch.pretrained -> Global.pretrained_model: a path or URL as written; True: the URL of the variant's
+    published weights (its ModelSpec; the SSLD ones with use_ssld), downloaded when the weights are loaded --
+    unless Global.pretrained_model is set, which PaddleClas loads over them."""
+    path, pretrained = ("Arch", "pretrained"), fixed["pretrained"]
+    if fixed["use_ssld"] and pretrained is not True:
+        raise config_error(("Arch", "use_ssld"), "only means something with pretrained: True")
+    if pretrained is True and global_cfg["pretrained_model"] is not None:
+        pretrained = None  # PaddleClas loads Global.pretrained_model over the download: only it counts
+    if pretrained is True:
+        from ..arch.registry import model_spec
+
+        try:
+            pretrained = model_spec(fixed["name"]).weight_url("ssld" if fixed["use_ssld"] else None)
+        except ValueError as exc:
+            raise config_error(("Arch", "use_ssld") if fixed["use_ssld"] else path,
+                               f"{exc.args[0].replace('this variant', fixed['name'])}; give a .pdparams path "
+                               "instead") from None
+    if isinstance(pretrained, str):
+        if global_cfg["pretrained_model"] not in (None, pretrained):
+            raise config_error(path, "set, and so is Global.pretrained_model; keep one")
+        global_cfg["pretrained_model"] = pretrained
+    fixed["pretrained"] = False
+
+
 def _arch(data, global_cfg, ctx):
     """Arch, checked; also applies the Global keys that act through it (class_num, use_fused_attn) and moves a
     path in Arch.pretrained to Global.pretrained_model (the one place weights are loaded from)."""
@@ -179,18 +204,11 @@ def _arch(data, global_cfg, ctx):
     if global_cfg["class_num"] is not None and "class_num" not in data:
         data["class_num"] = global_cfg["class_num"]  # PaddleClas's deprecated Global.class_num
     fixed = check_section(path, {k: v for k, v in data.items() if k in S.ARCH}, S.ARCH, ctx)
-    if fixed["pretrained"] is True:
-        raise config_error(path + ("pretrained",), "True (download) is not supported; give a local .pdparams "
-                           "path here or in Global.pretrained_model")
-    if isinstance(fixed["pretrained"], str):
-        if global_cfg["pretrained_model"] not in (None, fixed["pretrained"]):
-            raise config_error(path + ("pretrained",), "set, and so is Global.pretrained_model; keep one")
-        global_cfg["pretrained_model"] = fixed["pretrained"]
-        fixed["pretrained"] = False
     models = ctx.registry("models")
     name = fixed["name"]
     if name not in models:
         raise config_error(path + ("name",), f"unknown model '{name}'{suggest(name, models)}")
+    _move_pretrained(fixed, global_cfg)
     params = model_params(models[name])
     if global_cfg["use_fused_attn"] is not None and "use_fused_attn" in params[0] and "use_fused_attn" not in data:
         data["use_fused_attn"] = global_cfg["use_fused_attn"]

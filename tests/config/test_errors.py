@@ -88,13 +88,26 @@ def test_weights_with_or_without_suffix(full_config, fakes, tmp_path):
     assert message.startswith(f"Global.pretrained_model: file not found: {tmp_path}/x.pdparams (nor {tmp_path}/x)")
     message = error_of(full_config, ["Global.checkpoints=" + str(tmp_path / "epoch_3")], registries=fakes)
     assert message.startswith("Global.checkpoints: file not found")
-    message = error_of(full_config, ["Global.pretrained_model=https://x/y.pdparams"], registries=fakes)
-    assert message.startswith("Global.pretrained_model: URLs are not downloaded")
+    # a URL is not a path to check: it is downloaded (and verified) when the weights are loaded
+    cfg = load_config(full_config, ["Global.pretrained_model=https://x/y.pdparams"], registries=fakes)
+    assert cfg["Global"]["pretrained_model"] == "https://x/y.pdparams"
 
 
-def test_arch_pretrained_true_is_refused(full_config, fakes):
-    assert error_of(full_config, ["Arch.pretrained=True"], registries=fakes).startswith(
-        "Arch.pretrained: True (download) is not supported")
+def test_arch_pretrained_true_means_the_published_weights(full_config, fakes, tmp_path):
+    cfg = load_config(full_config, ["Arch.pretrained=True"], registries=fakes)
+    assert cfg["Global"]["pretrained_model"] == ("https://paddle-imagenet-models-name.bj.bcebos.com/dygraph/"
+                                                 "legendary_models/ResNet18_pretrained.pdparams")
+    assert cfg["Arch"]["pretrained"] is False  # moved: Global.pretrained_model is the one place weights load from
+    # Global.pretrained_model set as well: PaddleClas loads it over the download, so only it counts
+    weights = tmp_path / "mine.pdparams"
+    weights.write_bytes(b"")
+    cfg = load_config(full_config, ["Arch.pretrained=True", f"Global.pretrained_model={weights}"], registries=fakes)
+    assert cfg["Global"]["pretrained_model"] == str(weights)
+    # a path in both places, differing: ambiguous
+    other = tmp_path / "other.pdparams"
+    other.write_bytes(b"")
+    assert error_of(full_config, [f"Arch.pretrained={weights}", f"Global.pretrained_model={other}"],
+                    registries=fakes).startswith("Arch.pretrained: set, and so is Global.pretrained_model")
 
 
 def test_bad_override_syntax(full_config, fakes):
