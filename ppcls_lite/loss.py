@@ -15,6 +15,7 @@ always applies (identical for the usual `weight: 1.0`).
 
 `LOSSES` maps each YAML loss name to its class; the class's keyword arguments are exactly the YAML keys.
 """
+import numpy as np
 import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
@@ -85,6 +86,18 @@ class CELoss(nn.Layer):
             return paddle.add_n(losses) / len(losses)
         return self._single(x, label)
 
+    def per_sample(self, x, label):
+        """float64 [N]: each sample's loss (evaluation counts every sample once; the batch mean is `forward`)."""
+        x = _logits_float32(x)
+        class_num = x.shape[-1]
+        target = label.reshape([-1]).astype("int64")
+        if self.epsilon is None:
+            loss = F.cross_entropy(x, target, reduction="none")
+        else:
+            smooth = (1.0 - self.epsilon) * F.one_hot(target, class_num) + self.epsilon / class_num
+            loss = paddle.sum(-F.log_softmax(x, axis=-1) * smooth, axis=-1)
+        return loss.numpy().reshape(-1).astype("float64")
+
     def extra_repr(self):
         return f"epsilon={self.epsilon}, weight={self.weight}"
 
@@ -108,6 +121,17 @@ class CombinedLoss(nn.Layer):
             out[name] = value
             weighted = value * fn.weight if fn.weight != 1.0 else value
             total = weighted if total is None else total + weighted
+        return {"loss": total, **out}
+
+    def per_sample(self, x, label):
+        """{"loss": weighted total, name: loss, ...} as float64 [N] per sample (hard labels, logits [N, C]); a
+        loss without `per_sample` gives its batch value for every sample."""
+        n = int(label.shape[0])
+        out, total = {}, np.zeros(n, "float64")
+        for name, fn in zip(self.names, self.loss_funcs):
+            value = fn.per_sample(x, label) if hasattr(fn, "per_sample") else np.full(n, float(fn(x, label)))
+            out[name] = value
+            total = total + value * fn.weight
         return {"loss": total, **out}
 
 

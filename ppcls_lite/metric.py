@@ -87,6 +87,12 @@ class TopkAcc:
         sums = correct.astype("int64").sum(axis=0).numpy()
         return {key: int(sums[i]) for i, key in enumerate(self.keys())}, int(correct.shape[0])
 
+    def per_sample(self, x, label):
+        """{"top1": float64 [N] of 0/1, ...}: each sample's hit, so an evaluation over several devices can
+        count every sample exactly once."""
+        correct = self._correct(x, label).numpy().astype("float64")
+        return {key: correct[:, i] for i, key in enumerate(self.keys())}
+
     def __repr__(self):
         return f"TopkAcc(topk={self.topk})"
 
@@ -101,7 +107,7 @@ class CombinedMetric:
         self.metrics = list(metrics)
 
     def keys(self):
-        return [k for m in self.metrics for k in m.keys()]
+        return [k for m in self.metrics for k in (m.keys() if hasattr(m, "keys") else [])]
 
     def __call__(self, x, label):
         out = {}
@@ -115,6 +121,18 @@ class CombinedMetric:
             c, n = m.counts(x, label)
             out.update(c)
         return out, n
+
+    def per_sample(self, x, label):
+        """{key: float64 [N]} whose mean is the metric: a metric without `per_sample` gives its batch value for
+        every sample (exact on one device; under data parallelism it counts the sampler's padding too)."""
+        n = int(label.shape[0])
+        out = {}
+        for m in self.metrics:
+            if hasattr(m, "per_sample"):
+                out.update(m.per_sample(x, label))
+            else:
+                out.update({k: np.full(n, float(v), "float64") for k, v in m(x, label).items()})
+        return out
 
     def __repr__(self):
         return f"CombinedMetric({self.metrics})"

@@ -171,8 +171,9 @@ POSTPROCESS = {
 }
 
 SPLITS = {
-    "Train": Field("list|null", [], "training entries"),
-    "Eval": Field("list|null", [], "evaluation entries"),
+    "Train": Field("list|null", None, "training entries; absent: CELoss / TopkAcc [1, 5]; []: none (a loss is "
+                   "required to train)"),
+    "Eval": Field("list|null", None, "evaluation entries; absent: CELoss / TopkAcc [1, 5]; []: none"),
 }
 
 # Top-level sections; absent optional ones come back as None (Loss and Metric as empty lists).

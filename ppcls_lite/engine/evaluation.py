@@ -9,7 +9,8 @@ from ..config import load_config, validate_config
 from ..data import build_dataloader, relabel_by_names
 from ..errors import ConfigError, DataError
 from .distributed import init_parallel_if_needed
-from .evaluator import evaluate
+from .amp import resolve_amp
+from .evaluator import Scorer, evaluate
 from .logger import setup_logger
 from .output_dir import prepare_output_dir
 from .runtime import configure_runtime
@@ -52,7 +53,7 @@ def evaluate_weights(data, weights, *, model=None, class_num=None, img_size=None
 
 def _run(config, trained, progress):
     g = config["Global"]
-    configure_runtime(g)
+    device = configure_runtime(g)
     world_size, rank = init_parallel_if_needed()
     prepare_output_dir(g["output_dir"], "--output-dir" if trained else "Global.output_dir")
     logger = setup_logger(g["output_dir"], rank, filename="eval.log")
@@ -72,7 +73,9 @@ def _run(config, trained, progress):
         raise DataError(f"{dataset.source}: has {dataset.num_classes} classes but the model has {class_num} "
                         f"({key})")
     names = list(dataset.class_names) + [str(i) for i in range(dataset.num_classes, class_num)]
-    result = evaluate(model, loader, class_num, names, progress=progress)
+    amp = resolve_amp(config.get("AMP"), device.name) if trained is None else None
+    scorer = Scorer.from_config(config, amp) if trained is None else Scorer.default()
+    result = evaluate(model, loader, class_num, names, progress=progress, scorer=scorer)
     logger.info("[Eval][Avg]%s", result.summary())
     if rank == 0:
         for path in result.write(g["output_dir"]):

@@ -1,5 +1,7 @@
 """Evaluation: top-1/top-5, loss, per-class accuracy and confusion matrix, exact under data parallelism."""
+import contextlib
 import csv
+import functools
 import json
 import os
 import sys
@@ -8,26 +10,109 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import paddle
-import paddle.nn.functional as F
 
+from ..loss import build_loss
+from ..metric import build_metric
 from .distributed import all_gather_numpy, world_info
+
+
+class Scorer:
+    """What an evaluation computes: the Metric.Eval metrics, the Loss.Eval losses (each per sample, so data
+    parallelism counts every sample once) and the autocast of AMP.use_fp16_test.
+
+    metric: a CombinedMetric or None (no metric); loss: a CombinedLoss or None (no loss); autocast: a
+    callable returning the context the forward runs in.
+    """
+
+    def __init__(self, metric, loss, autocast=contextlib.nullcontext):
+        self.metric, self.loss, self.autocast = metric, loss, autocast
+
+    @classmethod
+    def default(cls):
+        """top-1/top-5 and cross entropy: what a config without Metric.Eval / Loss.Eval evaluates."""
+        return cls(build_metric(DEFAULT_EVAL_METRIC), build_loss(DEFAULT_EVAL_LOSS, "Loss.Eval"))
+
+    @classmethod
+    def from_config(cls, config, amp=None):
+        """From Metric.Eval and Loss.Eval (absent: the defaults; []: none) and an AmpDecision (use_fp16_test)."""
+        metric_cfg = (config.get("Metric") or {}).get("Eval")
+        loss_cfg = (config.get("Loss") or {}).get("Eval")
+        metric = build_metric(DEFAULT_EVAL_METRIC if metric_cfg is None else metric_cfg) if metric_cfg != [] \
+            else None
+        loss = build_loss(DEFAULT_EVAL_LOSS if loss_cfg is None else loss_cfg, "Loss.Eval") if loss_cfg != [] \
+            else None
+        autocast = contextlib.nullcontext
+        # O2 keeps half-precision weights: PaddleClas then always evaluates under autocast, as here
+        if amp is not None and amp.enabled and (amp.options.get("use_fp16_test") or amp.level == "O2"):
+            autocast = functools.partial(paddle.amp.auto_cast, level=amp.level, dtype=amp.dtype,
+                                         use_promote=amp.options.get("use_promote", False))
+        return cls(metric, loss, autocast)
+
+    def per_sample(self, logits, labels):
+        """{key: float64 [N]}: the metrics' keys, then the losses' names (and "loss", their weighted sum, when
+        there are several)."""
+        out = dict(self.metric.per_sample(logits, labels)) if self.metric is not None else {}
+        if self.loss is not None:
+            losses = self.loss.per_sample(logits, labels)
+            if len(losses) == 2:  # one loss: its value is the total
+                losses.pop("loss")
+            out.update(losses)
+        return out
+
+    @property
+    def main_key(self):
+        """Name of the first metric (what best_model is chosen by), for messages."""
+        keys = self.metric.keys() if self.metric is not None else []
+        return keys[0] if keys else "metric"
+
+    @staticmethod
+    def per_sample_keys(figures):
+        """The keys to gather, in the order the first batch gave them (every rank has at least one batch: the
+        distributed sampler pads)."""
+        return list(figures)
+
+    def loss_keys(self, keys):
+        """Which of the result keys are losses."""
+        names = set(self.loss.names) | {"loss"} if self.loss is not None else set()
+        return [k for k in keys if k in names]
+
+
+DEFAULT_EVAL_METRIC = [{"TopkAcc": {"topk": [1, 5]}}]
+DEFAULT_EVAL_LOSS = [{"CELoss": {"weight": 1.0}}]
 
 
 @dataclass
 class EvalResult:
-    """Figures of one evaluation pass over every sample exactly once."""
+    """Figures of one evaluation pass over every sample exactly once: `metrics` and `losses` as configured
+    (Metric.Eval / Loss.Eval), plus top-1/top-5, per-class accuracy and the top-1 confusion matrix."""
 
     top1: float
     top5: float
-    loss: float
+    loss: float  # the (weighted total) evaluation loss; None without Loss.Eval
     num_samples: int
     per_class_acc: list = field(default_factory=list)
     confusion: np.ndarray = None
     class_names: list = field(default_factory=list)
+    metrics: dict = field(default_factory=dict)
+    losses: dict = field(default_factory=dict)
+
+    @property
+    def main_metric(self):
+        """The first configured metric (what best_model is chosen by, as in PaddleClas), or None."""
+        return next(iter(self.metrics.values()), None)
+
+    @property
+    def main_metric_name(self):
+        return next(iter(self.metrics), None)
+
+    def scalars(self):
+        """{name: value} of every configured metric and loss, and "loss" (the total), for VisualDL."""
+        return {**self.metrics, **self.losses, **({"loss": self.loss} if self.loss is not None else {})}
 
     def summary(self):
-        """One-line 'top1: ..., top5: ..., loss: ...' text."""
-        return f"top1: {self.top1:.5f}, top5: {self.top5:.5f}, CELoss: {self.loss:.5f}, samples: {self.num_samples}"
+        """One-line 'top1: ..., top5: ..., CELoss: ..., samples: N' text of the configured figures."""
+        figures = [f"{k}: {v:.5f}" for k, v in {**self.metrics, **self.losses}.items()]
+        return ", ".join(figures + [f"samples: {self.num_samples}"])
 
     def write(self, directory, stem="eval"):
         """Write <stem>_confusion.csv, <stem>_per_class.csv and <stem>_metrics.json; returns their paths."""
@@ -53,6 +138,8 @@ class EvalResult:
                     "top5": self.top5,
                     "loss": self.loss,
                     "num_samples": self.num_samples,
+                    "metrics": self.metrics,
+                    "losses": self.losses,
                     "class_names": names,
                     "per_class_accuracy": self.per_class_acc,
                     "confusion_matrix": self.confusion.tolist(),
@@ -73,28 +160,32 @@ def _progress(done, total, start, stream):
     stream.flush()
 
 
-def evaluate(model, loader, num_classes, class_names=None, progress=False):
+def evaluate(model, loader, num_classes, class_names=None, progress=False, scorer=None):
     """Run `model` over `loader` (batches: images, labels, sample indices) and compute EvalResult.
 
-    Each rank keeps top-5 ids, labels, per-sample CE and sample indices; they are gathered and de-duplicated by
-    sample index, so the padding DistributedBatchSampler adds never counts and every rank reports the same.
+    `scorer` (default: Scorer.default(), top-1/top-5 and CE) says what to compute. Each rank keeps every
+    sample's figures and index; they are gathered and de-duplicated by sample index, so the padding
+    DistributedBatchSampler adds never counts and every rank reports the same.
     """
+    scorer = scorer or Scorer.default()
     was_training = model.training
     model.eval()
     k = min(5, num_classes)
-    topk_ids, labels_all, losses, indices = [], [], [], []
+    topk_ids, labels_all, indices, figures = [], [], [], {}
     total = len(loader)
     start = time.time()
     show = progress and world_info()[1] == 0
     with paddle.no_grad():
         for i, batch in enumerate(loader):
             images, labels, idx = batch[0], batch[1], batch[2]
-            logits = model(images)
+            with scorer.autocast():
+                logits = model(images)
             if isinstance(logits, (list, tuple)):
-                logits = paddle.stack(list(logits)).mean(0)
+                logits = paddle.stack([h.astype("float32") for h in logits]).mean(0)
             logits = logits.astype("float32")
             labels = labels.reshape([-1]).astype("int64")
-            losses.append(F.cross_entropy(logits, labels, reduction="none").numpy().reshape(-1))
+            for key, values in scorer.per_sample(logits, labels).items():
+                figures.setdefault(key, []).append(np.asarray(values, "float64").reshape(-1))
             topk_ids.append(paddle.topk(logits, k=k, axis=1)[1].numpy())
             labels_all.append(labels.numpy())
             indices.append(np.asarray(idx).reshape(-1))
@@ -105,22 +196,29 @@ def evaluate(model, loader, num_classes, class_names=None, progress=False):
     cat = lambda xs, shape: np.concatenate(xs) if xs else np.zeros(shape, "int64")  # noqa: E731
     topk_ids = all_gather_numpy(cat(topk_ids, (0, k)).astype("int64"))
     labels_all = all_gather_numpy(cat(labels_all, (0,)).astype("int64"))
-    losses = all_gather_numpy(cat(losses, (0,)).astype("float64"))
     indices = all_gather_numpy(cat(indices, (0,)).astype("int64"))
     _, first = np.unique(indices, return_index=True)
-    topk_ids, labels_all, losses = topk_ids[first], labels_all[first], losses[first]
+    topk_ids, labels_all = topk_ids[first], labels_all[first]
+    means = {}
+    for key in scorer.per_sample_keys(figures):
+        values = all_gather_numpy(cat(figures.get(key, []), (0,)).astype("float64"))[first]
+        means[key] = float(values.mean()) if len(values) else 0.0
+    loss_keys = scorer.loss_keys(means)
     n = len(labels_all)
     correct = topk_ids == labels_all[:, None]
     confusion = np.zeros((num_classes, num_classes), dtype="int64")
     np.add.at(confusion, (labels_all, topk_ids[:, 0]), 1)
     support = confusion.sum(1)
     per_class = [float(confusion[c, c] / support[c]) if support[c] else None for c in range(num_classes)]
+    losses = {key: means[key] for key in loss_keys}
     return EvalResult(
         top1=float(correct[:, 0].mean()) if n else 0.0,
         top5=float(correct.any(1).mean()) if n else 0.0,
-        loss=float(losses.mean()) if n else 0.0,
+        loss=losses.get("loss", next(iter(losses.values()), None)),
         num_samples=n,
         per_class_acc=per_class,
         confusion=confusion,
         class_names=list(class_names or []),
+        metrics={key: v for key, v in means.items() if key not in losses},
+        losses=losses,
     )

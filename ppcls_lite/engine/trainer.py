@@ -22,7 +22,7 @@ from .amp import resolve_amp
 from .checkpoint import CheckpointManager
 from .distributed import broadcast_buffers, broadcast_flag, convert_sync_batchnorm, init_parallel_if_needed
 from .ema import ModelEMA
-from .evaluator import evaluate
+from .evaluator import DEFAULT_EVAL_LOSS, DEFAULT_EVAL_METRIC, Scorer, evaluate
 from .logger import VisualDLWriter, image_grid, setup_logger
 from .output_dir import prepare_output_dir
 from .runtime import configure_runtime, step_seed
@@ -108,8 +108,15 @@ class Trainer:
                 loader.check_first()
         self.model_info = model_info_from_config(config, self.class_names)
 
-        self.loss_fn = build_loss(config["Loss"]["Train"])
-        self.metric_fn = build_metric(config.get("Metric", {}).get("Train") or [{"TopkAcc": {"topk": [1, 5]}}])
+        if config["Loss"]["Train"] == []:
+            raise ConfigError("Loss.Train: empty; training needs a loss (e.g. [{CELoss: {weight: 1.0}}])")
+        self.loss_fn = build_loss(config["Loss"]["Train"] or DEFAULT_EVAL_LOSS, "Loss.Train")
+        train_metric = config["Metric"]["Train"]  # absent: top-1/top-5; []: no training metric
+        self.metric_fn = build_metric(DEFAULT_EVAL_METRIC if train_metric is None else train_metric) \
+            if train_metric != [] else None
+        if g["use_dali"]:
+            self.logger.warning("Global.use_dali: ppcls_lite has no DALI pipeline; the data goes through the "
+                                "Paddle DataLoader")
         self.update_freq = int(g["update_freq"])
         self.steps_per_epoch = len(self.train_loader)
         if self.update_freq > self.steps_per_epoch:
@@ -131,6 +138,7 @@ class Trainer:
                 models=self.model, optimizers=self.optimizer, level="O2", dtype=self.amp.dtype
             )
         self.scaler = self.amp.make_scaler()
+        self.scorer = Scorer.from_config(config, self.amp)
         ema_cfg = config.get("EMA")
         self.ema = ModelEMA(self.model, decay=float(ema_cfg.get("decay", 0.9999))) if ema_cfg else None
 
@@ -246,7 +254,8 @@ class Trainer:
     # -- the loop ----------------------------------------------------------------------------------------
     def _forward_loss(self, images, labels):
         if self.amp.enabled:
-            with paddle.amp.auto_cast(level=self.amp.level, dtype=self.amp.dtype):
+            with paddle.amp.auto_cast(level=self.amp.level, dtype=self.amp.dtype,
+                                      use_promote=self.amp.options["use_promote"]):
                 logits = self.train_model(images)
                 losses = self.loss_fn(logits, labels)
         else:
@@ -266,7 +275,7 @@ class Trainer:
             self.ema.update(self.model)
 
     def _log_step(self, epoch, step, logits, labels, losses, batch_cost, reader_cost, batch_size):
-        metrics = self.metric_fn(logits, labels)
+        metrics = self.metric_fn(logits, labels) if self.metric_fn is not None else {}
         values = {k: float(v) for k, v in losses.items()}
         values.update({k: float(v) for k, v in metrics.items()})
         lr = self.optimizer.get_lr()
@@ -337,16 +346,16 @@ class Trainer:
     def evaluate(self, epoch):
         """Evaluate the model (and EMA weights) on the Eval loader; log and return the main result."""
         skipped_before = self.eval_loader.num_skipped
-        result = evaluate(self.model, self.eval_loader, self.class_num, self.class_names, progress=False)
+        result = evaluate(self.model, self.eval_loader, self.class_num, self.class_names, scorer=self.scorer)
         self._log_skipped(self.eval_loader, f"[Eval][Epoch {epoch}]", skipped_before)
         self.logger.info("[Eval][Epoch %d][Avg]%s", epoch, result.summary())
-        self.vdl.scalars("eval", {"top1": result.top1, "top5": result.top5, "loss": result.loss}, epoch)
+        self.vdl.scalars("eval", result.scalars(), epoch)
         if self.ema is not None:
             with self.ema.applied(self.model):
-                ema_result = evaluate(self.model, self.eval_loader, self.class_num, self.class_names)
+                ema_result = evaluate(self.model, self.eval_loader, self.class_num, self.class_names,
+                                      scorer=self.scorer)
             self.logger.info("[Eval][Epoch %d][EMA]%s", epoch, ema_result.summary())
-            self.vdl.scalars("eval_ema", {"top1": ema_result.top1, "top5": ema_result.top5,
-                                          "loss": ema_result.loss}, epoch)
+            self.vdl.scalars("eval_ema", ema_result.scalars(), epoch)
         return result
 
     def _run_pending_eval(self):
@@ -355,11 +364,12 @@ class Trainer:
         epoch = self.state["eval_pending"]
         result = self._evaluate_guarded(epoch)
         self.state["eval_pending"] = None
-        if result.top1 > self.state["best_metric"]:
-            self.state["best_metric"] = result.top1
+        # best_model follows the first Metric.Eval metric, as in PaddleClas (none configured: no best_model)
+        if result.main_metric is not None and result.main_metric > self.state["best_metric"]:
+            self.state["best_metric"] = result.main_metric
             self.state["best_epoch"] = epoch
-            self._save("best_model", metric=result.top1)
-            self.logger.info("[Eval][Epoch %d][best metric: %.5f]", epoch, result.top1)
+            self._save("best_model", metric=result.main_metric)
+            self.logger.info("[Eval][Epoch %d][best metric: %.5f]", epoch, result.main_metric)
         self._save("latest")
         return result
 
@@ -376,7 +386,7 @@ class Trainer:
         """True (with one log line) when a resumed run has no epoch left to train."""
         if self.state["epoch"] <= self.epochs:
             return False
-        best = (f"; best top1 {self.state['best_metric']:.5f} at epoch {self.state['best_epoch']}"
+        best = (f"; best {self.scorer.main_key} {self.state['best_metric']:.5f} at epoch {self.state['best_epoch']}"
                 if self.state["best_epoch"] else "")
         self.logger.info("nothing to train: checkpoint %s has finished all %d epochs of Global.epochs%s; raise "
                          "Global.epochs to train longer", self.resumed_from, self.epochs, best)
@@ -488,7 +498,8 @@ class Trainer:
         self.state["step_in_epoch"] = 0
         # What every rank evaluates is what rank 0 saves: its BatchNorm statistics (and EMA shadow).
         broadcast_buffers(self.model, self.ema.shadow if self.ema is not None else None)
-        if self.eval_loader is not None and epoch % int(g["eval_interval"]) == 0:
+        # PaddleClas evaluates from epoch start_eval_epoch on (every eval_interval epochs)
+        if self.eval_loader is not None and epoch % int(g["eval_interval"]) == 0 and epoch >= g["start_eval_epoch"]:
             self.state["eval_pending"] = epoch
         # The epoch is on disk before its evaluation runs: an error found there loses no training.
         if epoch % int(g["save_interval"]) == 0:

@@ -74,7 +74,8 @@ def test_visualdl_server_serves_logged_scalars(trained_run):
         assert text.startswith("```yaml\nGlobal:\n") and text.endswith("```")
         logged = yaml.safe_load(text[len("```yaml\n"):-len("```")])
         assert logged["Global"]["epochs"] == 1 and logged["Arch"] == {"name": "ResNet18", "class_num": 10,
-                                                                       "pretrained": False, "use_sync_bn": False}
+                                                                       "pretrained": False, "use_ssld": False,
+                                                                       "use_sync_bn": False}
     finally:
         server.terminate()
         server.wait(timeout=30)
