@@ -40,8 +40,7 @@ GLOBAL = {
     "save_interval": Field("int", 1, "save a checkpoint every N epochs", minimum=1),
     "eval_during_train": Field("bool", True, "evaluate on DataLoader.Eval while training"),
     "eval_interval": Field("int", 1, "evaluate every N epochs", minimum=1),
-    "start_eval_epoch": Field("int", 0, "PaddleClas: no evaluation before this epoch; accepted, not acted on "
-                              "by the trainer yet", minimum=0),
+    "start_eval_epoch": Field("int", 0, "evaluate only from this epoch on (as PaddleClas)", minimum=0),
     "epochs": Field("int|null", None, "number of training epochs; required to train, not to evaluate, export "
                     "or infer", minimum=1),
     "print_batch_step": Field("int", 10, "log a training line every N iterations", minimum=1),
@@ -52,8 +51,8 @@ GLOBAL = {
     "to_static": Field("bool", False, "train the model under paddle.jit.to_static"),
     "seed": Field("int|null", None, "seed of every random draw (data order, augmentation, dropout; per rank); null: 0"),
     "eval_mode": Field("str", "classification", "only classification is supported", choices=("classification",)),
-    "use_dali": Field("bool", False, "accepted for compatibility and ignored: data always goes through the "
-                      "Paddle DataLoader"),
+    "use_dali": Field("bool", False, "PaddleClas's NVIDIA DALI loader: ppcls_lite has none, so true logs one "
+                      "warning and the data goes through the Paddle DataLoader"),
     "update_freq": Field("int", 1, "gradient accumulation: optimizer step every N iterations", minimum=1),
     "class_num": Field("int|null", None, "deprecated in PaddleClas: copied to Arch.class_num when that is "
                        "absent", minimum=1),
