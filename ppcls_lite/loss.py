@@ -44,8 +44,8 @@ class CELoss(nn.Layer):
 
     forward(x, label):
         x: logits [N, C]; a dict with "logits"; or a tuple/list of logits [N, C] from several heads (DeiT's
-            distilled model returns (cls_logits, dist_logits) in training) -> the MEAN of the per-head losses,
-            each computed against the same label.
+            distilled model returns (cls_logits, dist_logits) in training) -> the loss of their MEAN, as
+            PaddleClas trains it (its distilled model returns (head + head_dist) / 2).
         label: hard labels, integer [N] or [N, 1]; or soft targets, float [N, C] (Mixup/CutMix), used as they
             are — never re-normalised or softmaxed (PaddleClas softmaxes them when epsilon is unset; we don't).
             With epsilon, smoothing is applied on top of the soft target, as PaddleClas does.
@@ -82,8 +82,7 @@ class CELoss(nn.Layer):
         if isinstance(x, dict):
             x = x["logits"]
         if isinstance(x, (list, tuple)):
-            losses = [self._single(h, label) for h in x]
-            return paddle.add_n(losses) / len(losses)
+            x = paddle.add_n(list(x)) / len(x)
         return self._single(x, label)
 
     def per_sample(self, x, label):

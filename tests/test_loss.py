@@ -74,12 +74,27 @@ def test_gradient_is_softmax_minus_target(batch):
     np.testing.assert_allclose(xt.grad.numpy(), want, rtol=1e-4, atol=1e-6)
 
 
-def test_tuple_of_heads_is_mean_of_losses(batch):
+def test_tuple_of_heads_is_ce_of_the_averaged_logits(batch):
+    """Distilled DeiT's (cls, dist) heads: PaddleClas's model returns (head + head_dist) / 2 and trains CE on
+    that, so the loss of the pair is the CE of their mean -- not the mean of two CEs."""
     x, y = batch
     x2 = x[:, ::-1].copy()
     got = CELoss(epsilon=0.1)((paddle.to_tensor(x), paddle.to_tensor(x2)), paddle.to_tensor(y))
     eps_t = 0.9 * _onehot(y, 5) + 0.02
-    assert float(got) == pytest.approx((_ce(x, eps_t) + _ce(x2, eps_t)) / 2, rel=1e-5)
+    assert float(got) == pytest.approx(_ce((x + x2) / 2, eps_t), rel=1e-5)
+    assert abs(float(got) - (_ce(x, eps_t) + _ce(x2, eps_t)) / 2) > 1e-3  # the two readings differ here
+    # through the model: a distilled DeiT in training mode gives the pair; the loss is that of their mean
+    import ppcls_lite
+
+    paddle.seed(0)
+    model = ppcls_lite.build_model("DeiT_tiny_distilled_patch16_224", img_size=32, embed_dim=24, depth=1,
+                                   num_heads=2, class_num=5)
+    model.train()
+    images = paddle.to_tensor(np.random.default_rng(0).standard_normal((4, 3, 32, 32)).astype("float32"))
+    cls_logits, dist_logits = model(images)
+    loss = CELoss()((cls_logits, dist_logits), paddle.to_tensor(y[:4]))
+    mean = ((cls_logits + dist_logits) / 2).numpy().astype("float64")
+    assert float(loss) == pytest.approx(_ce(mean, _onehot(y[:4], 5)), rel=1e-5)
     as_dict = CELoss()({"logits": paddle.to_tensor(x)}, paddle.to_tensor(y))
     assert float(as_dict) == pytest.approx(_ce(x, _onehot(y, 5)), rel=1e-5)
 
