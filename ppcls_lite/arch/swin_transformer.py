@@ -269,6 +269,34 @@ class PatchEmbed(nn.Layer):
         return x, hw
 
 
+def fused_linear_available():
+    """Whether Paddle's FusedLinear (fused_gemm_epilogue, a CUDA kernel) can run on the current device."""
+    return paddle.is_compiled_with_cuda() and paddle.get_device().startswith("gpu") and \
+        hasattr(paddle.incubate.nn, "FusedLinear")
+
+
+def fuse_linears(model, names):
+    """PaddleClas's use_fused_linear: the nn.Linear sublayers called `names` (the attention's qkv / proj, the
+    MLP's fc1 / fc2 and the head) become FusedLinear holding the same parameters, so the state dict and the
+    numbers stay those of nn.Linear. Where the kernel is unavailable (CPU), one warning and nothing changes."""
+    if not fused_linear_available():
+        logger.warning("Arch.use_fused_linear: Paddle's FusedLinear needs a CUDA GPU; using nn.Linear (the same "
+                       "numbers)")
+        return 0
+    swapped = 0
+    for parent in model.sublayers(include_self=True):
+        for name, child in list(parent.named_children()):
+            if name in names and type(child) is nn.Linear:
+                fused = paddle.incubate.nn.FusedLinear(child.weight.shape[0], child.weight.shape[1],
+                                                       bias_attr=None if child.bias is not None else False)
+                fused.weight = child.weight
+                if child.bias is not None:
+                    fused.bias = child.bias
+                setattr(parent, name, fused)
+                swapped += 1
+    return swapped
+
+
 class SwinTransformer(ClassifierBase):
     """Hierarchical vision transformer with shifted windows; PaddleClas key names and numerics."""
 
@@ -277,7 +305,7 @@ class SwinTransformer(ClassifierBase):
     def __init__(self, img_size=224, patch_size=4, in_chans=3, class_num=1000, embed_dim=96, depths=(2, 2, 6, 2),
                  num_heads=(3, 6, 12, 24), window_size=7, mlp_ratio=4.0, qkv_bias=True, qk_scale=None,
                  drop_rate=0.0, attn_drop_rate=0.0, drop_path_rate=0.1, ape=False, patch_norm=True,
-                 use_fused_attn=False):
+                 use_fused_attn=False, use_fused_linear=False):
         super().__init__()
         if len(depths) != len(num_heads):
             raise ValueError(f"num_heads: {len(num_heads)} entries for the {len(depths)} stages of depths {list(depths)}")
@@ -303,6 +331,8 @@ class SwinTransformer(ClassifierBase):
         self.norm = nn.LayerNorm(self.num_features)
         self.head = self._make_head(class_num)
         self.apply(self._init_weights)
+        if use_fused_linear:
+            fuse_linears(self, ("qkv", "proj", "fc1", "fc2", "head"))
 
     @staticmethod
     def _init_weights(m):

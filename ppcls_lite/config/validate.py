@@ -197,6 +197,17 @@ def _move_pretrained(fixed, global_cfg):
     fixed["pretrained"] = False
 
 
+def _alias_input_channels(data, params):
+    """PaddleClas's Arch.input_image_channel (its ResNet / ResNeXt keyword) is the in_channels of ours."""
+    if "input_image_channel" not in data or "in_channels" not in params:
+        return  # a model without in_channels: the key is refused by name below
+    value = data.pop("input_image_channel")
+    if data.get("in_channels", value) != value:
+        raise config_error(("Arch", "input_image_channel"), f"{value}, but Arch.in_channels is "
+                           f"{data['in_channels']}; keep one")
+    data["in_channels"] = value
+
+
 def _arch(data, global_cfg, ctx):
     """Arch, checked; also applies the Global keys that act through it (class_num, use_fused_attn) and moves a
     path in Arch.pretrained to Global.pretrained_model (the one place weights are loaded from)."""
@@ -213,6 +224,7 @@ def _arch(data, global_cfg, ctx):
     params = model_params(models[name])
     if global_cfg["use_fused_attn"] is not None and "use_fused_attn" in params[0] and "use_fused_attn" not in data:
         data["use_fused_attn"] = global_cfg["use_fused_attn"]
+    _alias_input_channels(data, params[0])
     model_kwargs = {k: v for k, v in data.items() if k not in S.ARCH}
     model_kwargs = validate_component(path, name, model_kwargs, models, what="model", name_path=path + ("name",),
                                       created=ctx.created, params=params, check_required=False)
@@ -308,6 +320,9 @@ def validate_config(config, *, check_paths=True, registries=None, created=()):
         if config.get(key) is None:
             raise config_error((key,), "required section missing")
     out = {"Global": check_section(("Global",), config["Global"], S.GLOBAL, ctx)}
+    channels, shape = out["Global"]["image_channel"], out["Global"]["image_shape"]
+    if channels is not None and shape is not None and shape[0] != channels:
+        raise config_error(("Global", "image_channel"), f"{channels}, but Global.image_shape starts with {shape[0]}")
     out["Arch"] = _arch(config["Arch"], out["Global"], ctx)
     out["Loss"] = _splits("Loss", config.get("Loss"), "losses", "loss", ctx, extra={"weight": "float"})
     out["Optimizer"] = None if config.get("Optimizer") is None else _optimizer(config["Optimizer"], ctx)

@@ -21,13 +21,14 @@ from .checkpoint import checkpoint_prefix
 WEIGHT_PATHS = ("Global.pretrained_model", "Arch.pretrained")
 
 def image_shape_of(config):
-    """C, H, W of the model's input: Global.image_shape, else 3 (or Arch.in_channels) x its spec's input size."""
-    shape = config["Global"].get("image_shape")
-    if shape:
-        return [int(v) for v in shape]
-    arch = config["Arch"]
+    """C, H, W of the model's input: Global.image_shape, else Global.image_channel (or Arch.in_channels, or 3)
+    x its spec's input size."""
+    g, arch = config["Global"], config["Arch"]
+    if g.get("image_shape"):
+        return [int(v) for v in g["image_shape"]]
     size = model_spec(arch["name"]).input_size
-    return [int(arch.get("in_channels", arch.get("in_chans", 3))), size, size]
+    channels = g.get("image_channel") or arch.get("in_channels", arch.get("in_chans", 3))
+    return [int(channels), size, size]
 
 
 def model_info_from_config(config, class_names):

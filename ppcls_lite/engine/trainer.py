@@ -67,16 +67,20 @@ def _last_line(exc):
 class Trainer:
     """Builds everything a config describes and runs `fit()`; rank 0 alone writes logs and checkpoints."""
 
-    def __init__(self, config):
+    def __init__(self, config, dry_run=False):
+        """dry_run: build and check everything (model, datasets, first samples, optimizer, schedule, the
+        checkpoint to resume) but write nothing -- no output folder, log file, VisualDL log or cleanup."""
         self.cfg = config
+        self.dry_run = dry_run
         g = config["Global"]
         if g.get("epochs") is None:
             raise ConfigError("Global.epochs: required for training (e.g. -o Global.epochs=10)")
         self.device = configure_runtime(g)
         self.world_size, self.rank = init_parallel_if_needed()
         self.output_dir = g["output_dir"]
-        prepare_output_dir(self.output_dir, "Global.output_dir")  # every rank: none may go on alone
-        self.logger = setup_logger(self.output_dir, self.rank)
+        if not dry_run:
+            prepare_output_dir(self.output_dir, "Global.output_dir")  # every rank: none may go on alone
+        self.logger = setup_logger(None if dry_run else self.output_dir, self.rank)
         if self.device.message:
             self.logger.warning(self.device.message)
         self.seed = int(g["seed"] or 0)
@@ -154,7 +158,7 @@ class Trainer:
         self.result = None  # the last evaluation of fit(), set by engine.training.train
         self.checkpoints = CheckpointManager(self.output_dir, keep_epochs=g.get("max_checkpoints") or 0,
                                              writer=self.rank == 0, warn=self.logger.warning)
-        stale = self.checkpoints.remove_unfinished_writes()
+        stale = [] if dry_run else self.checkpoints.remove_unfinished_writes()
         if stale:
             self.logger.warning("removed %d unfinished checkpoint write(s) left in %s by an interrupted run: %s",
                                 len(stale), self.output_dir, ", ".join(stale))
@@ -164,7 +168,8 @@ class Trainer:
         elif g.get("checkpoints"):  # 'auto' with nothing to resume
             self.logger.info("Global.checkpoints: auto: no checkpoint in %s yet, starting from scratch",
                              self.output_dir)
-        self.vdl = VisualDLWriter(os.path.join(self.output_dir, "vdl"), enabled=bool(g["use_visualdl"]) and self.rank == 0)
+        self.vdl = VisualDLWriter(os.path.join(self.output_dir, "vdl"),
+                                  enabled=bool(g["use_visualdl"]) and self.rank == 0 and not dry_run)
         self._stop_signal = None
         self._skip_nan_allowed = int(g.get("skip_nan_steps", 0) or 0)
         self._pending_losses = []  # (loss, epoch, step, global step, sample ids) not yet checked for finiteness

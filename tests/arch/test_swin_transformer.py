@@ -226,3 +226,27 @@ def test_build_twice():
     b.eval()
     x = images(1)
     np.testing.assert_array_equal(a(x).numpy(), b(x).numpy())
+
+
+def test_use_fused_linear_keeps_keys_and_numbers(monkeypatch, caplog):
+    """PaddleClas's use_fused_linear: on CPU (no FusedLinear kernel) one warning and the very same model; where
+    the kernel exists, qkv / proj / fc1 / fc2 / head become FusedLinear holding the same parameters."""
+    paddle.seed(0)
+    plain = tiny()
+    paddle.seed(0)
+    with caplog.at_level("WARNING"):
+        fused = tiny(use_fused_linear=True)
+    assert "Arch.use_fused_linear: Paddle's FusedLinear needs a CUDA GPU; using nn.Linear" in caplog.text
+    plain.eval()
+    fused.eval()
+    x = images()
+    np.testing.assert_array_equal(plain(x).numpy(), fused(x).numpy())
+    # the swap itself, as it runs where CUDA is there (no forward here: the kernel is GPU-only)
+    monkeypatch.setattr(swin, "fused_linear_available", lambda: True)
+    model = tiny()
+    params = {k: id(v) for k, v in model.state_dict().items()}
+    swapped = swin.fuse_linears(model, ("qkv", "proj", "fc1", "fc2", "head"))
+    assert swapped == 6 * 4 + 1  # six blocks x (qkv, proj, fc1, fc2) + the head
+    assert {k: id(v) for k, v in model.state_dict().items()} == params  # the same parameters, the same keys
+    assert type(model.head).__name__ == "FusedLinear"
+    assert type(model.layers[0].downsample.reduction) is paddle.nn.Linear  # PaddleClas keeps this one plain
