@@ -16,6 +16,7 @@ from PIL import Image
 from ..errors import ConfigError
 from ..registry import Registry
 from .autoaugment import AutoAugment, RandAugment
+from .color_ops import ColorJitter, PCALighting
 from .image_io import ImageDecodeError, decode_image
 from .op_base import TransformOp, pair as _pair, parse_number
 from .pixel_ops import NormalizeImage, RandomErasing, ToCHWImage, _NormalizeToCHW
@@ -255,10 +256,10 @@ class Compose:
             try:
                 layout = op.out_layout(layout)
                 if normalized and getattr(op, "needs_uint8", False):
-                    raise ValueError("works on uint8 images; put it before NormalizeImage")
+                    raise ValueError("works on uint8 images; put it before NormalizeImage (and PCALighting)")
             except ValueError as exc:
                 raise ConfigError(f"{where}[{i}].{type(op).__name__}: {exc}") from None
-            normalized = normalized or isinstance(op, NormalizeImage)
+            normalized = normalized or isinstance(op, NormalizeImage) or getattr(op, "makes_float", False)
         if layout == "bytes":
             raise ConfigError(f"{where}: the pipeline must start with DecodeImage")
         self.out_layout = layout
@@ -325,4 +326,6 @@ TRANSFORMS = Registry("op", {
     "AutoAugment": AutoAugment,  # the PIL-policy augmenters: autoaugment.py and timm_augment.py
     "RandAugment": RandAugment,
     "TimmAutoAugment": TimmAutoAugment,
+    "ColorJitter": ColorJitter,  # PaddleClas's colour ops: color_ops.py
+    "PCALighting": PCALighting,
 })
