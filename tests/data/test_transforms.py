@@ -30,7 +30,7 @@ def test_parse_number_without_eval():
 def test_registry_names():
     assert set(TRANSFORMS) == {"DecodeImage", "ResizeImage", "CropImage", "RandCropImage", "RandFlipImage",
                                "NormalizeImage", "ToCHWImage", "AutoAugment", "RandAugment", "TimmAutoAugment",
-                               "RandomErasing"}
+                               "RandomErasing", "ColorJitter", "PCALighting"}
 
 
 def test_normalize_matches_hand_computation():
