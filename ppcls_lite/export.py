@@ -58,8 +58,12 @@ def export_inference_model(model, save_prefix, image_shape=(3, 224, 224), softma
     channels-last graphs reliably (its oneDNN kernels rotate the shape of every 4-D tensor between NCHW and
     NHWC, which breaks ConvNeXt's channels-last Linear layers and Res2Net's channel split). Output: logits
     [N, class_num], or probabilities with `softmax=True`. An NHWC `model` itself stays channels-last.
+    Re-parameterisable blocks (DiverseBranchBlock) are folded, in place, into the single conv they equal.
     """
     model.eval()
+    for sub in model.sublayers(include_self=True):
+        if hasattr(sub, "re_parameterize"):
+            sub.re_parameterize()
     model = _channels_first(model, image_shape)
     layer = _WithSoftmax(model) if softmax else model
     layer.eval()

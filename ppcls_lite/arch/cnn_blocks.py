@@ -67,15 +67,16 @@ class ConvBNLayer(nn.Layer):
 
 
 class BasicBlock(nn.Layer):
-    """Two 3x3 convs plus a shortcut (1x1 projection when `project`; vd: avg-pool before it)."""
+    """Two 3x3 convs plus a shortcut (1x1 projection when `project`; vd: avg-pool before it). `layer` builds the
+    convs, `short_layer` (default: `layer`) the projection."""
 
     def __init__(self, in_channels, out_channels, stride=1, project=False, vd=False, layer=ConvBNLayer,
-                 data_format="NCHW"):
+                 data_format="NCHW", short_layer=None):
         super().__init__()
         self.conv0 = layer(in_channels, out_channels, 3, stride=stride, act="relu", data_format=data_format)
         self.conv1 = layer(out_channels, out_channels, 3, data_format=data_format)
-        self.short = layer(in_channels, out_channels, 1, stride=stride, vd=vd, data_format=data_format) \
-            if project else None
+        self.short = (short_layer or layer)(in_channels, out_channels, 1, stride=stride, vd=vd,
+                                            data_format=data_format) if project else None
 
     def forward(self, x):
         short = x if self.short is None else self.short(x)
@@ -92,14 +93,15 @@ class BottleneckBlock(nn.Layer):
     names = ("conv0", "conv1", "conv2", "short")
 
     def __init__(self, in_channels, mid_channels, out_channels, stride=1, groups=1, project=False, vd=False,
-                 layer=ConvBNLayer, data_format="NCHW"):
+                 layer=ConvBNLayer, data_format="NCHW", short_layer=None):
         super().__init__()
         n0, n1, n2, ns = self.names
         setattr(self, n0, layer(in_channels, mid_channels, 1, act="relu", data_format=data_format))
         setattr(self, n1, layer(mid_channels, mid_channels, 3, stride=stride, groups=groups, act="relu",
                                 data_format=data_format))
         setattr(self, n2, layer(mid_channels, out_channels, 1, data_format=data_format))
-        setattr(self, ns, self.make_shortcut(in_channels, out_channels, stride, project, vd, layer, data_format))
+        setattr(self, ns, self.make_shortcut(in_channels, out_channels, stride, project, vd, short_layer or layer,
+                                             data_format))
 
     @staticmethod
     def make_shortcut(in_channels, out_channels, stride, project, vd, layer, data_format):

@@ -9,8 +9,12 @@ import paddle.nn as nn
 
 from .cnn_blocks import (BasicBlock, BottleneckBlock, ConvBNLayer, ResNetLikeBase, build_stages,
                          check_data_format, stage_depths, stem_specs)
+from .dbb import DiverseBranchBlock
 from .registry import register_variants
 from .spec import Variant
+
+# Arch.layer_type -> what builds the residual blocks' convs (PaddleClas's two)
+LAYER_TYPES = {"ConvBNLayer": ConvBNLayer, "DiverseBranchBlock": DiverseBranchBlock}
 
 # depth -> (block type, expansion of the block's output over its width)
 NET_CONFIG = {
@@ -33,12 +37,20 @@ class ResNet(ResNetLikeBase):
     head_prefixes = ("fc.",)
     head_attr = "fc"
 
-    def __init__(self, layers=50, vd=False, class_num=1000, data_format="NCHW", base_channels=64, in_channels=3):
+    def __init__(self, layers=50, vd=False, class_num=1000, data_format="NCHW", base_channels=64, in_channels=3,
+                 layer_type="ConvBNLayer", use_first_short_conv=True):
         super().__init__()
         check_data_format(data_format)
         depths = stage_depths(layers)
         block_cls, expansion = NET_CONFIG[layers]
-        self.layers, self.vd = layers, vd
+        if layer_type not in LAYER_TYPES:
+            raise ValueError(f"layer_type: {layer_type!r} is not one of {', '.join(LAYER_TYPES)}")
+        layer = LAYER_TYPES[layer_type]
+        if not use_first_short_conv and base_channels * expansion != base_channels:
+            raise ValueError(f"use_first_short_conv: False leaves the first block without a projection, which "
+                             f"needs equal channels in and out ({base_channels} -> {base_channels * expansion}: "
+                             "only ResNet18/34)")
+        self.layers, self.vd, self.layer_type = layers, vd, layer_type
         self.stem = nn.Sequential(*[
             ConvBNLayer(i, o, k, stride=s, act="relu", data_format=data_format)
             for i, o, k, s in stem_specs(vd, base_channels, in_channels)
@@ -46,7 +58,11 @@ class ResNet(ResNetLikeBase):
 
         def make_block(stage, i, channels, stride, first):
             width = base_channels * 2 ** stage
-            kw = dict(stride=stride, project=first, vd=vd and first and stage > 0, data_format=data_format)
+            # PaddleClas: use_first_short_conv False gives the very first block an identity shortcut; the
+            # projections stay ConvBNLayer whatever layer_type builds the block's own convs
+            project = first and (use_first_short_conv or stage > 0)
+            kw = dict(stride=stride, project=project, vd=vd and first and stage > 0, data_format=data_format,
+                      layer=layer, short_layer=ConvBNLayer)
             if block_cls is BasicBlock:
                 return BasicBlock(channels, width, **kw), width * expansion
             return BottleneckBlock(channels, width, width * expansion, **kw), width * expansion
@@ -59,7 +75,7 @@ class ResNet(ResNetLikeBase):
 _SSLD = ("standard", "ssld")
 # PaddleClas 2.6's ResNet configs: resize 256 / crop 224, bilinear, ImageNet mean/std (the ModelSpec default).
 VARIANTS = {
-    "ResNet18": Variant(dict(layers=18)),
+    "ResNet18": Variant(dict(layers=18), published=("standard", "dbb")),  # dbb: layer_type DiverseBranchBlock
     "ResNet18_vd": Variant(dict(layers=18, vd=True)),
     "ResNet34": Variant(dict(layers=34)),
     "ResNet34_vd": Variant(dict(layers=34, vd=True), published=_SSLD),

@@ -12,7 +12,7 @@ from ..data.constants import IMAGENET_MEAN, IMAGENET_STD
 
 WEIGHTS_HOST = "https://paddle-imagenet-models-name.bj.bcebos.com/dygraph/"
 # kind of published weights -> what PaddleClas puts before "_pretrained.pdparams" after the variant's name
-WEIGHT_SUFFIXES = {"standard": "", "ssld": "_ssld", "22kto1k": "_22kto1k"}
+WEIGHT_SUFFIXES = {"standard": "", "ssld": "_ssld", "22kto1k": "_22kto1k", "dbb": "_dbb"}
 
 
 @dataclass(frozen=True)

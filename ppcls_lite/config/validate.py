@@ -172,7 +172,7 @@ def _splits(section, data, kind, what, ctx, extra=None):
     return out
 
 
-def _move_pretrained(fixed, global_cfg):
+def _move_pretrained(fixed, global_cfg, layer_type=None):
     """Arch.pretrained -> Global.pretrained_model: a path or URL as written; True: the URL of the variant's
     published weights (its ModelSpec; the SSLD ones with use_ssld), downloaded when the weights are loaded --
     unless Global.pretrained_model is set, which PaddleClas loads over them."""
@@ -185,7 +185,8 @@ def _move_pretrained(fixed, global_cfg):
         from ..arch.registry import model_spec
 
         try:
-            pretrained = model_spec(fixed["name"]).weight_url("ssld" if fixed["use_ssld"] else None)
+            kind = "ssld" if fixed["use_ssld"] else "dbb" if layer_type == "DiverseBranchBlock" else None
+            pretrained = model_spec(fixed["name"]).weight_url(kind)
         except ValueError as exc:
             raise config_error(("Arch", "use_ssld") if fixed["use_ssld"] else path,
                                f"{exc.args[0].replace('this variant', fixed['name'])}; give a .pdparams path "
@@ -220,7 +221,7 @@ def _arch(data, global_cfg, ctx):
     name = fixed["name"]
     if name not in models:
         raise config_error(path + ("name",), f"unknown model '{name}'{suggest(name, models)}")
-    _move_pretrained(fixed, global_cfg)
+    _move_pretrained(fixed, global_cfg, data.get("layer_type"))
     params = model_params(models[name])
     if global_cfg["use_fused_attn"] is not None and "use_fused_attn" in params[0] and "use_fused_attn" not in data:
         data["use_fused_attn"] = global_cfg["use_fused_attn"]

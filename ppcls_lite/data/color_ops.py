@@ -42,7 +42,7 @@ class ColorJitter(TransformOp):
     random = True
     needs_uint8 = True
 
-    def __init__(self, prob=2, brightness=0, contrast=0, saturation=0, hue=0):
+    def __init__(self, prob=2.0, brightness=0.0, contrast=0.0, saturation=0.0, hue=0.0):
         self.prob = parse_number(prob, "prob")
         self.brightness = _factor_range(brightness, "brightness")
         self.contrast = _factor_range(contrast, "contrast")
