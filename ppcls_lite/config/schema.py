@@ -172,9 +172,9 @@ POSTPROCESS = {
 }
 
 SPLITS = {
-    "Train": Field("list|null", None, "training entries; absent: CELoss / TopkAcc [1, 5]; []: none (a loss is "
+    "Train": Field("list|null", [], "training entries; absent, null or []: none, as in PaddleClas (a loss is "
                    "required to train)"),
-    "Eval": Field("list|null", None, "evaluation entries; absent: CELoss / TopkAcc [1, 5]; []: none"),
+    "Eval": Field("list|null", [], "evaluation entries; absent, null or []: none, as in PaddleClas"),
 }
 
 # Top-level sections; absent optional ones come back as None (Loss and Metric as empty lists).

@@ -164,11 +164,10 @@ def _batch_ops(path, items, ctx):
 
 
 def _splits(section, data, kind, what, ctx, extra=None):
-    """Loss / Metric: {Train: [entries] or None, Eval: [entries] or None}."""
+    """Loss / Metric: {Train: [entries], Eval: [entries]} (absent or null: [])."""
     out = check_section((section,), data, S.SPLITS, ctx)
-    for split in ("Train", "Eval"):  # None (absent) and [] (none) differ: absent means the default
-        if out[split] is not None:
-            out[split] = _entries((section, split), out[split], kind, what, ctx, extra=extra)
+    for split in ("Train", "Eval"):
+        out[split] = _entries((section, split), out[split], kind, what, ctx, extra=extra)
     return out
 
 

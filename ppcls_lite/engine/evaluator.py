@@ -29,18 +29,16 @@ class Scorer:
 
     @classmethod
     def default(cls):
-        """top-1/top-5 and cross entropy: what a config without Metric.Eval / Loss.Eval evaluates."""
+        """top-1/top-5 and cross entropy: what quick mode (no config) evaluates."""
         return cls(build_metric(DEFAULT_EVAL_METRIC), build_loss(DEFAULT_EVAL_LOSS, "Loss.Eval"))
 
     @classmethod
     def from_config(cls, config, amp=None):
-        """From Metric.Eval and Loss.Eval (absent: the defaults; []: none) and an AmpDecision (use_fp16_test)."""
+        """From Metric.Eval and Loss.Eval (absent, null or []: none, as in PaddleClas) and an AmpDecision."""
         metric_cfg = (config.get("Metric") or {}).get("Eval")
         loss_cfg = (config.get("Loss") or {}).get("Eval")
-        metric = build_metric(DEFAULT_EVAL_METRIC if metric_cfg is None else metric_cfg) if metric_cfg != [] \
-            else None
-        loss = build_loss(DEFAULT_EVAL_LOSS if loss_cfg is None else loss_cfg, "Loss.Eval") if loss_cfg != [] \
-            else None
+        metric = build_metric(metric_cfg, "Metric.Eval") if metric_cfg else None
+        loss = build_loss(loss_cfg, "Loss.Eval") if loss_cfg else None
         autocast = contextlib.nullcontext
         # O2 keeps half-precision weights: PaddleClas then always evaluates under autocast, as here
         if amp is not None and amp.enabled and (amp.options.get("use_fp16_test") or amp.level == "O2"):

@@ -22,7 +22,7 @@ from .amp import resolve_amp
 from .checkpoint import CheckpointManager
 from .distributed import broadcast_buffers, broadcast_flag, convert_sync_batchnorm, init_parallel_if_needed
 from .ema import ModelEMA
-from .evaluator import DEFAULT_EVAL_LOSS, DEFAULT_EVAL_METRIC, Scorer, evaluate
+from .evaluator import Scorer, evaluate
 from .logger import VisualDLWriter, image_grid, setup_logger
 from .output_dir import prepare_output_dir
 from .runtime import configure_runtime, step_seed
@@ -112,12 +112,12 @@ class Trainer:
                 loader.check_first()
         self.model_info = model_info_from_config(config, self.class_names)
 
-        if config["Loss"]["Train"] == []:
-            raise ConfigError("Loss.Train: empty; training needs a loss (e.g. [{CELoss: {weight: 1.0}}])")
-        self.loss_fn = build_loss(config["Loss"]["Train"] or DEFAULT_EVAL_LOSS, "Loss.Train")
-        train_metric = config["Metric"]["Train"]  # absent: top-1/top-5; []: no training metric
-        self.metric_fn = build_metric(DEFAULT_EVAL_METRIC if train_metric is None else train_metric) \
-            if train_metric != [] else None
+        if not config["Loss"]["Train"]:
+            raise ConfigError("Loss.Train: required to train (e.g. [{CELoss: {weight: 1.0}}])")
+        self.loss_fn = build_loss(config["Loss"]["Train"], "Loss.Train")
+        # as PaddleClas: no Metric.Train (absent, null or []) logs no training metric
+        self.metric_fn = build_metric(config["Metric"]["Train"], "Metric.Train") if config["Metric"]["Train"] \
+            else None
         if g["use_dali"]:
             self.logger.warning("Global.use_dali: ppcls_lite has no DALI pipeline; the data goes through the "
                                 "Paddle DataLoader")

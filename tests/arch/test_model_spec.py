@@ -48,9 +48,10 @@ def test_every_url_is_paddleclas_s_file_of_that_variant():
         folder = "legendary_models/" if name.startswith(("ResNet", "SwinTransformer")) \
             and not name.startswith("ResNeXt") else ""
         for kind, url in spec.weights.items():
-            suffix = {"standard": "", "ssld": "_ssld", "22kto1k": "_22kto1k"}[kind]
+            suffix = {"standard": "", "ssld": "_ssld", "22kto1k": "_22kto1k", "dbb": "_dbb"}[kind]
             assert url == f"{HOST}{folder}{name}{suffix}_pretrained.pdparams", (name, kind)
         assert ("ssld" in spec.weights) == (name in SSLD), name
+        assert ("dbb" in spec.weights) == (name == "ResNet18"), name  # ResNet18_dbb: layer_type DiverseBranchBlock
         assert spec.weight_url() == spec.weights[spec.default_weights]
 
 

@@ -24,7 +24,7 @@ def test_fills_fixed_defaults_and_normalizes_entries(full_config, fakes):
                                      "shuffle": False}
     assert evaluation["loader"] == {"num_workers": 0, "use_shared_memory": True}
     assert evaluation["dataset"]["transform_ops"] == [{"DecodeImage": {}}, {"ToCHWImage": {}}]
-    assert cfg["Metric"]["Train"] is None  # `Train:` with nothing under it: the default, as when absent
+    assert cfg["Metric"]["Train"] == []  # `Train:` with nothing under it
     assert cfg["AMP"] is None and cfg["EMA"] is None and cfg["Infer"] is None
 
 

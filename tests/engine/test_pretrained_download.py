@@ -165,7 +165,7 @@ def test_pretrained_true_is_the_spec_url(tmp_path):
     assert load(name="ResNet50_vd", use_ssld=True)["Global"]["pretrained_model"] == \
         ppcls_lite.model_spec("ResNet50_vd").weight_url("ssld")
     with pytest.raises(ConfigError, match=r"^Arch.use_ssld: no ssld weights are published for ResNet18 "
-                                          r"\(published: standard\); give a .pdparams path instead"):
+                                          r"\(published: dbb, standard\); give a .pdparams path instead"):
         load(use_ssld=True)
     with pytest.raises(ConfigError, match=r"^Arch.pretrained: no standard weights are published for "
                                           r"ViT_huge_patch14_224 \(published: none\)"):
