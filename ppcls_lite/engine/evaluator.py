@@ -13,6 +13,7 @@ import paddle
 
 from ..loss import build_loss
 from ..metric import build_metric
+from .model_input import model_input
 from .distributed import all_gather_numpy, world_info
 
 
@@ -177,7 +178,7 @@ def evaluate(model, loader, num_classes, class_names=None, progress=False, score
         for i, batch in enumerate(loader):
             images, labels, idx = batch[0], batch[1], batch[2]
             with scorer.autocast():
-                logits = model(images)
+                logits = model(model_input(images, model))
             if isinstance(logits, (list, tuple)):
                 logits = paddle.stack([h.astype("float32") for h in logits]).mean(0)
             logits = logits.astype("float32")

@@ -9,6 +9,7 @@ import paddle.nn.functional as F
 from ..data.datasets import IMG_EXTENSIONS, read_and_transform
 from ..data.image_io import ImageDecodeError
 from ..errors import ConfigError, DataError, PpclsError
+from .model_input import model_input
 
 def list_images(path):
     """One image file, every image file under a folder (recursively, sorted), or the same for a list of them."""
@@ -93,7 +94,7 @@ def predict_files(model, paths, transform, batch_size=8, topk=5, label_names=Non
 
 def _predict_batch(model, paths, arrays, topk, label_names):
     with paddle.no_grad():
-        logits = model(paddle.to_tensor(np.stack(arrays).astype("float32")))
+        logits = model(model_input(paddle.to_tensor(np.stack(arrays).astype("float32")), model))
         if isinstance(logits, (list, tuple)):
             logits = paddle.stack(list(logits)).mean(0)
         probs = F.softmax(logits.astype("float32"), axis=-1)

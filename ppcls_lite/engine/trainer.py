@@ -20,6 +20,7 @@ from ..metric import build_metric
 from ..optim import build_optimizer
 from .amp import resolve_amp
 from .checkpoint import CheckpointManager
+from .model_input import model_input
 from .distributed import broadcast_buffers, broadcast_flag, convert_sync_batchnorm, init_parallel_if_needed
 from .ema import ModelEMA
 from .evaluator import Scorer, evaluate
@@ -258,6 +259,7 @@ class Trainer:
 
     # -- the loop ----------------------------------------------------------------------------------------
     def _forward_loss(self, images, labels):
+        images = model_input(images, self.model)
         if self.amp.enabled:
             with paddle.amp.auto_cast(level=self.amp.level, dtype=self.amp.dtype,
                                       use_promote=self.amp.options["use_promote"]):
