@@ -1,12 +1,10 @@
 """`Arch.pretrained: True` / a weights URL (issue 12, item 3): the variant's published weights are downloaded once
 from a real HTTP server on 127.0.0.1 into the cache, atomically and verified; every failure is one line naming
 the URL and where to put the file."""
-import http.server
 import io
 import os
 import subprocess
 import sys
-import threading
 
 import numpy as np
 import paddle
@@ -19,50 +17,16 @@ from ppcls_lite.arch.pretrained import load_pretrained
 from ppcls_lite.config import load_config
 from ppcls_lite.errors import ConfigError, WeightsError
 from tests.engine.conftest import tiny_config
+from tests.engine.weights_server import WeightsServer
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FILE = "/legendary_models/ResNet18_pretrained.pdparams"
 NARROW = dict(base_channels=8)  # a test-only width: the same keys as ResNet18, small files
 
 
-class _Server:
-    """A real HTTP server: `files` {path: bytes}; `drop` {path}: send the length, then half the bytes and close."""
-
-    def __init__(self):
-        self.files, self.drop, self.hits = {}, set(), []
-        server = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                server.hits.append(self.path)
-                body = server.files.get(self.path)
-                if body is None:
-                    self.send_error(404)
-                    return
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body[: len(body) // 2] if self.path in server.drop else body)
-                if self.path in server.drop:
-                    self.wfile.flush()
-                    self.connection.shutdown(2)
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 @pytest.fixture
 def server(tmp_path, monkeypatch):
-    srv = _Server()
+    srv = WeightsServer()
     monkeypatch.setenv("PPCLS_LITE_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("PPCLS_LITE_WEIGHTS_URL", srv.base + "/")
     yield srv
