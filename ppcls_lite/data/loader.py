@@ -254,6 +254,14 @@ class ClsDataLoader(paddle.io.DataLoader):
         for start in range(0, len(items), size):  # a batch of 1 may hold any size
             self.collate_fn.check(items[start:start + size])
 
+    def first_batch(self):
+        """The epoch's first batch, read, transformed, batch-op'ed and collated here in this process exactly as a
+        worker would (no worker is started): (images, labels) as arrays. Errors raise as they would in training."""
+        keys = next(iter(self.batch_sampler))
+        items = [self.dataset.load(int(k.index), int(k.epoch), int(k.batch), bool(k.pad)) for k in keys]
+        images, labels = self.collate_fn.check(items)[:2]
+        return images, labels
+
     def set_epoch(self, epoch):
         self.batch_sampler.set_epoch(epoch)
 

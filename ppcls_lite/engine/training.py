@@ -34,7 +34,7 @@ def dry_run(config, overrides=()):
     trainer = Trainer(config, dry_run=True)
     g, loader = config["Global"], trainer.train_loader
     started = time.time()
-    images, labels = next(iter(loader))[:2]
+    images, labels = loader.first_batch()  # in this process: no DataLoader worker outlives the dry run
     decoded = time.time() - started
     trainable = sum(int(np.prod(p.shape)) for p in trainer.model.parameters() if not p.stop_gradient)
     steps = trainer.steps_per_epoch // trainer.update_freq
@@ -53,7 +53,7 @@ def dry_run(config, overrides=()):
         "eval data": (f"{len(eval_set)} images ({eval_set.source}), every {g['eval_interval']} epoch(s) from "
                       f"epoch {max(1, g['start_eval_epoch'])}") if eval_set is not None else "none",
         "batch": f"{loader.batch_sampler.batch_size} per device x {trainer.world_size} device(s); one decoded in "
-                 f"{decoded:.2f} s: images {list(images.shape)} {str(images.dtype).replace('paddle.', '')}, "
+                 f"{decoded:.2f} s: images {list(images.shape)} {images.dtype}, "
                  f"labels {list(labels.shape)}",
         "steps": f"{trainer.steps_per_epoch} iterations per epoch (optimizer steps: {steps}), {trainer.epochs} "
                  f"epochs, {total} optimizer steps",
