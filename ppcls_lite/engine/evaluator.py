@@ -1,4 +1,5 @@
-"""Evaluation: top-1/top-5, loss, per-class accuracy and confusion matrix, exact under data parallelism."""
+"""Evaluation: the configured metrics and losses (Metric.Eval / Loss.Eval), top-1/top-5, per-class accuracy and
+the confusion matrix, each sample counted once under data parallelism."""
 import contextlib
 import csv
 import functools
@@ -13,8 +14,8 @@ import paddle
 
 from ..loss import build_loss
 from ..metric import build_metric
-from .model_input import model_input
 from .distributed import all_gather_numpy, world_info
+from .model_input import model_input
 
 
 class Scorer:
@@ -64,12 +65,6 @@ class Scorer:
         keys = self.metric.keys() if self.metric is not None else []
         return keys[0] if keys else "metric"
 
-    @staticmethod
-    def per_sample_keys(figures):
-        """The keys to gather, in the order the first batch gave them (every rank has at least one batch: the
-        distributed sampler pads)."""
-        return list(figures)
-
     def loss_keys(self, keys):
         """Which of the result keys are losses."""
         names = set(self.loss.names) | {"loss"} if self.loss is not None else set()
@@ -99,10 +94,6 @@ class EvalResult:
     def main_metric(self):
         """The first configured metric (what best_model is chosen by, as in PaddleClas), or None."""
         return next(iter(self.metrics.values()), None)
-
-    @property
-    def main_metric_name(self):
-        return next(iter(self.metrics), None)
 
     def scalars(self):
         """{name: value} of every configured metric and loss, and "loss" (the total), for VisualDL."""
@@ -199,7 +190,7 @@ def evaluate(model, loader, num_classes, class_names=None, progress=False, score
     _, first = np.unique(indices, return_index=True)
     topk_ids, labels_all = topk_ids[first], labels_all[first]
     means = {}
-    for key in scorer.per_sample_keys(figures):
+    for key in list(figures):  # as the first batch gave them (every rank has one at least: the sampler pads)
         values = all_gather_numpy(cat(figures.get(key, []), (0,)).astype("float64"))[first]
         means[key] = float(values.mean()) if len(values) else 0.0
     loss_keys = scorer.loss_keys(means)

@@ -20,11 +20,11 @@ from ..metric import build_metric
 from ..optim import build_optimizer
 from .amp import resolve_amp
 from .checkpoint import CheckpointManager
-from .model_input import model_input
 from .distributed import broadcast_buffers, broadcast_flag, convert_sync_batchnorm, init_parallel_if_needed
 from .ema import ModelEMA
 from .evaluator import Scorer, evaluate
 from .logger import VisualDLWriter, image_grid, setup_logger
+from .model_input import model_input
 from .output_dir import prepare_output_dir
 from .runtime import configure_runtime, step_seed
 from .trained_model import model_info_from_config

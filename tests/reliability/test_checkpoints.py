@@ -4,7 +4,6 @@ the checkpoint files already there unchanged and stops tools/train.py with one l
 Global.max_checkpoints keeps the newest N epoch checkpoints plus best_model."""
 import errno
 import os
-import shutil
 
 import numpy as np
 import paddle
