@@ -13,6 +13,7 @@ __all__ = ["NormalizeImage", "ToCHWImage", "RandomErasing"]
 
 class NormalizeImage(TransformOp):
     """(img * scale - mean) / std in float32 (float16 with output_fp16); channel_num=4 appends a zero channel.
+    One mean and one std normalise a one-channel image (DecodeImage channels: 1).
 
     order: '' or 'hwc' for an HWC image (what PaddleClas configs use), 'chw' for a CHW one.
     """
@@ -26,14 +27,14 @@ class NormalizeImage(TransformOp):
         self.scale = np.float32(parse_number(scale, "scale") if scale is not None else 1.0 / 255.0)
         mean = list(IMAGENET_MEAN) if mean is None else [parse_number(m, "mean") for m in mean]
         std = list(IMAGENET_STD) if std is None else [parse_number(s, "std") for s in std]
-        if len(mean) != 3 or len(std) != 3:
-            raise ValueError("mean and std must have 3 values")
+        if len(mean) != len(std) or len(mean) not in (1, 3):
+            raise ValueError("mean and std must have 3 values (1 each for one-channel images)")
         if any(s == 0 for s in std):
             raise ValueError("std must not contain 0")
         self.order = order
         self.channel_num = channel_num
         self.output_fp16 = bool(output_fp16)
-        shape = (3, 1, 1) if order == "chw" else (1, 1, 3)
+        shape = (len(mean), 1, 1) if order == "chw" else (1, 1, len(mean))
         self.mean = np.array(mean, dtype=np.float32).reshape(shape)
         self.std = np.array(std, dtype=np.float32).reshape(shape)
         self._axis = 0 if order == "chw" else 2
@@ -59,7 +60,10 @@ class NormalizeImage(TransformOp):
         return self._lut
 
     def __call__(self, img, rng=None):
-        if img.dtype == np.uint8 and img.ndim == 3 and img.shape[self._axis] == 3:
+        channels = img.shape[self._axis] if img.ndim == 3 else 1
+        if channels != self.mean.size:
+            raise ValueError(f"NormalizeImage has {self.mean.size} mean/std values for a {channels}-channel image")
+        if img.dtype == np.uint8 and img.ndim == 3 and channels == 3:
             # A uint8 image can take only 256 values per channel: look the float32 results up (same numbers
             # as the formula, bit for bit, in one pass instead of four).
             if self.order == "chw":

@@ -71,27 +71,44 @@ class _Resizer:
             flag = flag[int(rng.integers(0, 2))]
         w, h = int(size[0]), int(size[1])
         if self.backend == "cv2":
-            return cv2.resize(img, (w, h), interpolation=flag)
-        return np.array(Image.fromarray(img).resize((w, h), flag))
+            return _keep_channel_axis(cv2.resize(img, (w, h), interpolation=flag), img)
+        single = img.ndim == 3 and img.shape[2] == 1
+        out = np.array(Image.fromarray(img[:, :, 0] if single else img).resize((w, h), flag))
+        return _keep_channel_axis(out, img)
+
+
+def _keep_channel_axis(out, img):
+    """cv2 and PIL hand a one-channel HxWx1 image back as HxW: give it its channel axis back."""
+    return out[:, :, None] if img.ndim == 3 and out.ndim == 2 else out
 
 
 # ---------------------------------------------------------------------------------------------------------------
 # ops
 
 
+def _luma(rgb):
+    """uint8 HxWx1 luminance of a uint8 RGB image, as PIL's convert("L") computes it (ITU-R 601-2)."""
+    r, g, b = (rgb[:, :, i].astype(np.uint32) for i in range(3))
+    return ((r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16).astype(np.uint8)[:, :, None]
+
+
 class DecodeImage(TransformOp):
-    """Bytes -> uint8 RGB (or BGR with to_rgb=False) HWC (CHW with channel_first) via PIL.
+    """Bytes -> uint8 RGB (or BGR with to_rgb=False) HWC (CHW with channel_first) via PIL; channels=1: one
+    grayscale channel (HxWx1) for single-channel models.
 
     draft: let a large JPEG be decoded at 1/2, 1/4 or 1/8 scale when the op right after is a resize or random
     crop and the decoded image stays at least twice the size that op needs (exact enough, much faster).
     An ndarray input is taken as already-decoded RGB HWC uint8.
     """
 
-    def __init__(self, to_rgb=True, to_np=True, channel_first=False, draft=True):
+    def __init__(self, to_rgb=True, to_np=True, channel_first=False, draft=True, channels=3):
         self.to_rgb = bool(to_rgb)
         self.to_np = bool(to_np)  # accepted for PaddleClas configs; output is always numpy
         self.channel_first = bool(channel_first)
         self.draft = bool(draft)
+        if channels not in (1, 3):
+            raise ValueError(f"channels must be 1 (grayscale) or 3 (RGB), got {channels!r}")
+        self.channels = channels
         self._draft_request = None
 
     def out_layout(self, layout):
@@ -104,7 +121,9 @@ class DecodeImage(TransformOp):
             arr = img
         else:
             arr = decode_image(img, self._draft_request if self.draft else None)
-        if not self.to_rgb:
+        if self.channels == 1:
+            arr = _luma(arr)
+        elif not self.to_rgb:
             arr = np.ascontiguousarray(arr[:, :, ::-1])
         if self.channel_first:
             arr = np.ascontiguousarray(arr.transpose(2, 0, 1))
@@ -230,8 +249,8 @@ class RandFlipImage(TransformOp):
         if rng is None:
             raise ValueError("RandFlipImage needs a random generator")
         if int(rng.integers(0, 2)) == 1:
-            if img.ndim == 3 and img.shape[2] <= 4:
-                return cv2.flip(img, self.flip_code)  # same pixels as the numpy flip below, ~30x faster
+            if img.ndim == 3 and img.shape[2] <= 4:  # same pixels as the numpy flip below, ~30x faster
+                return _keep_channel_axis(cv2.flip(img, self.flip_code), img)
             if self.flip_code == 1:
                 img = img[:, ::-1]
             elif self.flip_code == 0:

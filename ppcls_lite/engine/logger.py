@@ -72,12 +72,17 @@ class VisualDLWriter:
 
 
 def image_grid(batch_nchw, mean, std, max_images=16):
-    """Undo normalisation of a float NCHW batch and tile up to max_images into one HWC uint8 grid."""
+    """Undo normalisation of a float NCHW batch and tile up to max_images into one HWC uint8 RGB grid."""
     import numpy as np
 
     imgs = np.asarray(batch_nchw[:max_images], dtype="float32").transpose(0, 2, 3, 1)
-    imgs = imgs * np.asarray(std, "float32") + np.asarray(mean, "float32")
+    # RGB of a 4-channel input (PaddleClas's extra channel is zeros); a one-channel input shown as gray
+    keep = 3 if imgs.shape[-1] >= 3 else 1
+    mean, std = np.asarray(mean, "float32").reshape(-1)[:keep], np.asarray(std, "float32").reshape(-1)[:keep]
+    imgs = imgs[..., :keep] * std + mean
     imgs = np.clip(imgs * 255.0, 0, 255).astype("uint8")
+    if keep == 1:
+        imgs = np.repeat(imgs, 3, axis=-1)
     n, h, w, c = imgs.shape
     cols = int(np.ceil(np.sqrt(n)))
     rows = int(np.ceil(n / cols))
