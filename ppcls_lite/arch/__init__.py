@@ -20,7 +20,7 @@ def build_model(name, pretrained=None, **kwargs):
 
 
 # Arch keys that are not constructor arguments (PaddleClas's; `pretrained` is the engine's business)
-_NOT_MODEL_KWARGS = ("name", "use_sync_bn", "pretrained", "use_ssld")
+_NOT_MODEL_KWARGS = ("name", "use_sync_bn", "pretrained", "use_ssld", "frozen_stages", "frozen_params")
 
 
 def build_from_config(arch_cfg):
@@ -31,11 +31,15 @@ def build_from_config(arch_cfg):
 
     kwargs = {k: v for k, v in arch_cfg.items() if k not in _NOT_MODEL_KWARGS}
     try:
-        return build_model(arch_cfg["name"], **kwargs)
+        model = build_model(arch_cfg["name"], **kwargs)
+        if arch_cfg.get("frozen_stages") or arch_cfg.get("frozen_params"):
+            model.freeze(int(arch_cfg.get("frozen_stages") or 0), tuple(arch_cfg.get("frozen_params") or ()))
+        return model
     except ValueError as exc:
         message = str(exc)
         params, _ = model_params(get_model_factory(arch_cfg["name"]))
-        named = message.split(":", 1)[0] in params
+        key = message.split(":", 1)[0]
+        named = key in params or key in arch_cfg
         raise ConfigError(f"Arch.{message}" if named else f"Arch ({arch_cfg['name']}): {message}") from None
 
 

@@ -1,4 +1,6 @@
 """The contract every backbone follows (see docs/models.md)."""
+import fnmatch
+
 import paddle.nn as nn
 
 
@@ -27,9 +29,49 @@ class ClassifierBase(nn.Layer):
         """Replace the head by a freshly initialised one with `class_num` outputs (0: identity)."""
         raise NotImplementedError
 
+    def stage_groups(self):
+        """[stem, stage 1, ..., stage n], each a list of Layers and Parameters: what `freeze(stages=N)` counts."""
+        raise NotImplementedError
+
+    def freeze(self, stages=0, patterns=()):
+        """Fine-tuning: the stem and the first `stages` stages, and every parameter whose structured name matches
+        one of `patterns` (fnmatch, e.g. "blocks.0.*"), take no gradient (so no optimizer state), and the
+        BatchNorm layers whose weights are frozen keep their running statistics (they run in eval mode).
+        Returns the names of the frozen parameters."""
+        groups = self.stage_groups() if stages else []
+        if stages and stages > len(groups) - 1:
+            raise ValueError(f"frozen_stages: {stages}, but {type(self).__name__} has {len(groups) - 1} stages")
+        chosen = set()
+        for group in groups[:stages + 1] if stages else []:
+            for item in group:
+                chosen.update(id(p) for p in (item.parameters() if isinstance(item, nn.Layer) else [item]))
+        frozen, matched = [], set()
+        for name, param in self.named_parameters():
+            hits = {pat for pat in patterns if fnmatch.fnmatchcase(name, pat)}
+            matched |= hits
+            if id(param) in chosen or hits:
+                param.stop_gradient = True
+                frozen.append(name)
+        unmatched = [pat for pat in patterns if pat not in matched]
+        if unmatched:
+            raise ValueError(f"frozen_params: {unmatched[0]!r} matches no parameter of {type(self).__name__} "
+                             f"(names look like {next(iter(self.state_dict()))!r})")
+        self.frozen_names = frozenset(getattr(self, "frozen_names", ())) | set(frozen)
+        for layer in self.sublayers():
+            if isinstance(layer, nn.layer.norm._BatchNormBase) and layer.weight is not None \
+                    and layer.weight.stop_gradient:
+                layer.register_forward_pre_hook(_keep_statistics)
+        return frozen
+
     def adapt_state_dict(self, state):
         """Adapt a loaded numpy state dict to this model (e.g. other resolution); default: unchanged."""
         return state
 
     def forward(self, x):
         return self.forward_head(self.forward_features(x))
+
+
+def _keep_statistics(layer, inputs):
+    """A frozen BatchNorm normalises with its running statistics and never updates them, whatever mode the
+    model is in (a forward pre-hook, so neither model.train() nor DataParallel can switch it back)."""
+    layer.training = False

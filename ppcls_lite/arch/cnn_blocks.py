@@ -182,6 +182,9 @@ class ResNetLikeBase(ClassifierBase):
             head = nn.Linear(self.num_features, class_num)
         setattr(self, self.head_attr, head)
 
+    def stage_groups(self):
+        return [list(self._stem_layers)] + [list(blocks) for blocks in self._stage_blocks]
+
     def _stem(self, x):
         for layer in self._stem_layers:
             x = layer(x)

@@ -178,6 +178,13 @@ class ConvNeXt(ClassifierBase):
         spatial = [1, 2] if self.data_format == "NHWC" else [-2, -1]
         return self.norm(x.mean(spatial))
 
+    def stage_groups(self):
+        """The stem (the first downsampling layer), then each stage with the downsampling before it."""
+        groups = [[self.downsample_layers[0]]]
+        for i, stage in enumerate(self.stages):
+            groups.append(([self.downsample_layers[i]] if i else []) + [stage])
+        return groups
+
     def forward_head(self, feats):
         return self.head(feats)
 

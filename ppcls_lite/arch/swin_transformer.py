@@ -351,6 +351,11 @@ class SwinTransformer(ClassifierBase):
         self._init_weights(head)
         return head
 
+    def stage_groups(self):
+        """The patch embedding (and absolute position embedding), then each layer (with its patch merging)."""
+        stem = [self.patch_embed] + ([self.absolute_pos_embed] if self.ape else [])
+        return [stem] + [[layer] for layer in self.layers]
+
     def reset_classifier(self, class_num):
         self.class_num = class_num
         self.head = self._make_head(class_num)

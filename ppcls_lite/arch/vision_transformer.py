@@ -228,6 +228,11 @@ class VisionTransformer(ClassifierBase):
         return self.norm(x)
 
     # ---- contract -----------------------------------------------------------------------------------------
+    def stage_groups(self):
+        """The embedding (patches, position and class / distillation tokens), then each block as a stage."""
+        stem = [self.patch_embed, self.pos_embed, self.cls_token] + ([self.dist_token] if self.distilled else [])
+        return [stem] + [[block] for block in self.blocks]
+
     def forward_features(self, x):
         x = self.forward_tokens(x)
         if self.distilled:

@@ -80,6 +80,10 @@ ARCH = {
     "use_ssld": Field("bool", False, "with pretrained: true, the SSLD-distilled weights (where PaddleClas "
                       "publishes them)"),
     "use_sync_bn": Field("bool", False, "convert BatchNorm to SyncBatchNorm when training on several devices"),
+    "frozen_stages": Field("int", 0, "fine-tuning: freeze the stem and the first N stages (ViT: blocks); their "
+                           "BatchNorm statistics stay as loaded", minimum=0),
+    "frozen_params": Field("list[str]", [], "fine-tuning: freeze the parameters whose names match these fnmatch "
+                           "patterns (e.g. 'blocks.0.*')"),
 }
 
 AMP = {

@@ -63,9 +63,12 @@ class ModelEMA:
     def update(self, model):
         """Blend the model's current weights into the shadow (call after each optimizer step)."""
         d = self.decay
-        for k, v in self._live(model).items():
+        frozen = getattr(_unwrap(model), "frozen_names", ())  # Arch.frozen_stages: never changes, so its average
+        for k, v in self._live(model).items():                # is itself (blending would only add rounding)
             s = self.shadow[k]
-            if v.dtype in _FLOATS:
+            if k in frozen:
+                paddle.assign(v.astype("float32"), output=s)
+            elif v.dtype in _FLOATS:
                 paddle.assign(s * d + v.astype("float32") * (1.0 - d), output=s)
             else:
                 paddle.assign(v, output=s)

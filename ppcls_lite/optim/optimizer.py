@@ -47,12 +47,15 @@ OPTIMIZER_STRUCTURAL_KEYS = ("name", "lr")
 
 
 def named_parameters_of(model):
-    """[(structured_name, param)] of a Layer (or of a list of Layers, names prefixed by their index)."""
+    """[(structured_name, param)] of the trainable parameters of a Layer (or of a list of Layers, names prefixed
+    by their index): frozen ones (stop_gradient, Arch.frozen_stages) get no optimizer state."""
     if isinstance(model, (list, tuple)):
         if len(model) == 1:
             return named_parameters_of(model[0])
-        return [(f"{i}.{n}", p) for i, m in enumerate(model) for n, p in m.named_parameters()]
-    return list(model.named_parameters())
+        named = [(f"{i}.{n}", p) for i, m in enumerate(model) for n, p in m.named_parameters()]
+    else:
+        named = list(model.named_parameters())
+    return [(n, p) for n, p in named if not p.stop_gradient]
 
 
 def no_weight_decay_names(named_params, name_fragments=(), one_dim=False):
