@@ -91,6 +91,8 @@ class Trainer:
         self.model = build_from_config(config["Arch"])
         if config["Arch"].get("use_sync_bn") and self.world_size > 1:
             self.model = convert_sync_batchnorm(self.model, self.device.name)
+            if getattr(self.model, "frozen_names", None):
+                self.model.freeze()  # the new SyncBatchNorm layers of frozen stages keep their statistics too
         if g.get("pretrained_model"):
             load_pretrained(self.model, g["pretrained_model"], new_head=True)  # fine-tuning: a new head if needed
         self.class_num = int(config["Arch"].get("class_num", 1000))
