@@ -75,7 +75,8 @@ def test_visualdl_server_serves_logged_scalars(trained_run):
         logged = yaml.safe_load(text[len("```yaml\n"):-len("```")])
         assert logged["Global"]["epochs"] == 1 and logged["Arch"] == {"name": "ResNet18", "class_num": 10,
                                                                        "pretrained": False, "use_ssld": False,
-                                                                       "use_sync_bn": False}
+                                                                       "use_sync_bn": False, "frozen_stages": 0,
+                                                                       "frozen_params": []}
     finally:
         server.terminate()
         server.wait(timeout=30)
