@@ -41,6 +41,9 @@ class CELoss(nn.Layer):
         epsilon: label-smoothing factor in (0, 1); None (or a value outside (0, 1), as PaddleClas treats it)
             disables smoothing. The smoothed target is ``(1 - epsilon) * target + epsilon / class_num``.
         weight: this loss's weight inside `CombinedLoss` (the layer itself returns the unweighted loss).
+        class_weights: class imbalance -- a weight per class, or 'balanced' (N / (C * n_c) from the training
+            set's counts, set by `prepare`). Each sample weighs its class's weight (a soft target: the expected
+            one) and the batch loss is sum(w_i * loss_i) / sum(w_i), as torch's weighted cross entropy.
 
     forward(x, label):
         x: logits [N, C]; a dict with "logits"; or a tuple/list of logits [N, C] from several heads (DeiT's
@@ -52,7 +55,7 @@ class CELoss(nn.Layer):
         Returns the batch-mean loss, a float32 scalar tensor.
     """
 
-    def __init__(self, epsilon: float = None, weight: float = 1.0):
+    def __init__(self, epsilon: float = None, weight: float = 1.0, class_weights=None):
         super().__init__()
         if epsilon is not None:
             epsilon = float(epsilon)
@@ -60,6 +63,29 @@ class CELoss(nn.Layer):
                 epsilon = None
         self.epsilon = epsilon
         self.weight = float(weight)
+        if isinstance(class_weights, str) and class_weights != "balanced":
+            raise ValueError(f"class_weights: a list of per-class weights or 'balanced', got {class_weights!r}")
+        if isinstance(class_weights, (list, tuple)):
+            class_weights = [float(w) for w in class_weights]
+            if not class_weights or min(class_weights) < 0 or not sum(class_weights) > 0:
+                raise ValueError("class_weights: non-negative weights, not all zero")
+        elif class_weights is not None and class_weights != "balanced":
+            raise ValueError(f"class_weights: a list of per-class weights or 'balanced', got {class_weights!r}")
+        self.class_weights = class_weights
+        self._class_weights = None if class_weights in (None, "balanced") else paddle.to_tensor(
+            class_weights, dtype="float32")
+
+    def prepare(self, class_counts, class_num):
+        """Before training: 'balanced' weights from the training set's per-class counts (N / (C * n_c), classes
+        without images weigh 0), and a weight list checked against the model's class count."""
+        if self.class_weights == "balanced":
+            counts = np.zeros(class_num, "float64")
+            counts[:len(class_counts)] = class_counts
+            present = counts > 0
+            weights = np.where(present, counts.sum() / (present.sum() * np.where(present, counts, 1)), 0.0)
+            self._class_weights = paddle.to_tensor(weights.astype("float32"))
+        elif self._class_weights is not None and len(self.class_weights) != class_num:
+            raise ValueError(f"class_weights: {len(self.class_weights)} weights for a {class_num}-class model")
 
     def _single(self, x, label):
         x = _logits_float32(x)
@@ -69,12 +95,19 @@ class CELoss(nn.Layer):
             target = label.astype("float32")
         else:
             target = label.reshape([-1]).astype("int64")
-            if self.epsilon is None:
+            if self.epsilon is None and self._class_weights is None and self.class_weights is None:
                 return F.cross_entropy(x, target, reduction="mean")
             target = F.one_hot(target, class_num)
+        if self.class_weights == "balanced" and self._class_weights is None:
+            raise ValueError("class_weights: balanced needs the training set's class counts (CELoss.prepare)")
+        sample_weight = None if self._class_weights is None else paddle.sum(target * self._class_weights, axis=-1)
         if self.epsilon is not None:
             target = (1.0 - self.epsilon) * target + self.epsilon / class_num
-        return paddle.sum(-F.log_softmax(x, axis=-1) * target, axis=-1).mean()
+        per_sample = paddle.sum(-F.log_softmax(x, axis=-1) * target, axis=-1)
+        if sample_weight is None:
+            return per_sample.mean()
+        # each sample weighs what its (expected, for soft targets) class weighs; the mean is over those weights
+        return paddle.sum(per_sample * sample_weight) / paddle.sum(sample_weight)
 
     def forward(self, x, label):
         if not isinstance(label, paddle.Tensor):
@@ -87,6 +120,9 @@ class CELoss(nn.Layer):
 
     def per_sample(self, x, label):
         """float64 [N]: each sample's loss (evaluation counts every sample once; the batch mean is `forward`)."""
+        if self.class_weights is not None:
+            raise ValueError("class_weights: weight the training loss; evaluation reports the plain cross "
+                             "entropy (leave them out of Loss.Eval)")
         x = _logits_float32(x)
         class_num = x.shape[-1]
         target = label.reshape([-1]).astype("int64")
@@ -121,6 +157,12 @@ class CombinedLoss(nn.Layer):
             weighted = value * fn.weight if fn.weight != 1.0 else value
             total = weighted if total is None else total + weighted
         return {"loss": total, **out}
+
+    def prepare(self, class_counts, class_num):
+        """Hand the training set's per-class counts and the class count to the losses that need them."""
+        for fn in self.loss_funcs:
+            if hasattr(fn, "prepare"):
+                fn.prepare(class_counts, class_num)
 
     def per_sample(self, x, label):
         """{"loss": weighted total, name: loss, ...} as float64 [N] per sample (hard labels, logits [N, C]); a

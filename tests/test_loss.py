@@ -143,5 +143,38 @@ def test_build_loss_errors_name_the_key(cfg, fragment):
 def test_registry_signature_is_the_yaml_keys():
     assert set(LOSSES) == {"CELoss"}
     params = inspect.signature(LOSSES["CELoss"]).parameters
-    assert list(params) == ["epsilon", "weight"]
+    assert list(params) == ["epsilon", "weight", "class_weights"]
     assert params["epsilon"].default is None and params["weight"].default == 1.0
+    assert params["class_weights"].default is None
+
+
+def test_class_weights_weigh_each_sample_by_its_class(batch):
+    """Issue 13, item 3: loss = sum_i w[y_i] * l_i / sum_i w[y_i] (torch's weighted CE), with smoothing too."""
+    x, y = batch
+    w = np.array([1.0, 2.0, 0.5, 3.0, 1.5])
+    for eps in (None, 0.1):
+        target = _onehot(y, 5) if eps is None else (1 - eps) * _onehot(y, 5) + eps / 5
+        per = -(_log_softmax(x) * target).sum(1)
+        want = (w[y] * per).sum() / w[y].sum()
+        got = CELoss(epsilon=eps, class_weights=list(w))(paddle.to_tensor(x), paddle.to_tensor(y))
+        assert float(got) == pytest.approx(want, rel=1e-5)
+    # a soft target weighs its expected class weight
+    soft = np.random.default_rng(3).dirichlet(np.ones(5), size=len(y)).astype("float32")
+    per = -(_log_softmax(x) * soft).sum(1)
+    want = ((soft @ w) * per).sum() / (soft @ w).sum()
+    got = CELoss(class_weights=list(w))(paddle.to_tensor(x), paddle.to_tensor(soft))
+    assert float(got) == pytest.approx(want, rel=1e-5)
+
+
+def test_balanced_class_weights_come_from_the_counts(batch):
+    x, y = batch
+    loss = CELoss(class_weights="balanced")
+    with pytest.raises(ValueError, match="balanced needs the training set's class counts"):
+        loss(paddle.to_tensor(x), paddle.to_tensor(y))
+    loss.prepare([30, 10, 0, 20], 5)  # classes 2 and 4 have no image: weight 0
+    want = np.array([60 / (3 * 30), 60 / (3 * 10), 0.0, 60 / (3 * 20), 0.0])
+    np.testing.assert_allclose(loss._class_weights.numpy(), want, rtol=1e-6)
+    with pytest.raises(ValueError, match="class_weights: 2 weights for a 5-class model"):
+        CELoss(class_weights=[1.0, 2.0]).prepare([1, 1, 1, 1, 1], 5)
+    with pytest.raises(ValueError, match="class_weights: a list of per-class weights or 'balanced'"):
+        CELoss(class_weights="inverse")

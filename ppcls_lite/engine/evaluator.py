@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import paddle
 
+from ..errors import ConfigError
 from ..loss import build_loss
 from ..metric import build_metric
 from .distributed import all_gather_numpy, world_info
@@ -41,6 +42,10 @@ class Scorer:
         loss_cfg = (config.get("Loss") or {}).get("Eval")
         metric = build_metric(metric_cfg, "Metric.Eval") if metric_cfg else None
         loss = build_loss(loss_cfg, "Loss.Eval") if loss_cfg else None
+        for i, fn in enumerate(loss.loss_funcs if loss is not None else []):
+            if getattr(fn, "class_weights", None) is not None:
+                raise ConfigError(f"Loss.Eval.{i}.{type(fn).__name__}.class_weights: weight the training loss; "
+                                  "evaluation reports the plain cross entropy (leave them out of Loss.Eval)")
         autocast = contextlib.nullcontext
         # O2 keeps half-precision weights: PaddleClas then always evaluates under autocast, as here
         if amp is not None and amp.enabled and (amp.options.get("use_fp16_test") or amp.level == "O2"):

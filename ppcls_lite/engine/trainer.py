@@ -118,6 +118,11 @@ class Trainer:
         if not config["Loss"]["Train"]:
             raise ConfigError("Loss.Train: required to train (e.g. [{CELoss: {weight: 1.0}}])")
         self.loss_fn = build_loss(config["Loss"]["Train"], "Loss.Train")
+        labels = np.asarray([label for _, label in self.train_loader.dataset.samples], "int64").reshape(-1)
+        try:  # class weights: 'balanced' from these counts, a list checked against the model
+            self.loss_fn.prepare(np.bincount(labels, minlength=self.class_num), self.class_num)
+        except ValueError as exc:
+            raise ConfigError(f"Loss.Train: {exc}") from None
         # as PaddleClas: no Metric.Train (absent, null or []) logs no training metric
         self.metric_fn = build_metric(config["Metric"]["Train"], "Metric.Train") if config["Metric"]["Train"] \
             else None

@@ -143,3 +143,16 @@ def test_use_fp16_test_evaluates_under_autocast():
     o2 = Scorer.from_config({}, AmpDecision(True, "O2", "bfloat16", "", amp_options(level="O2")))
     assert plain.autocast is not scorer.autocast and not hasattr(plain.autocast, "keywords")
     assert o2.autocast.keywords["level"] == "O2"
+
+
+def test_class_weights_reach_training_and_are_refused_in_eval(tmp_path):
+    from ppcls_lite.errors import ConfigError
+
+    cfg = _config(tmp_path, Loss__Train=[{"CELoss": {"weight": 1.0, "class_weights": "balanced"}}])
+    trainer = ppcls_lite.train(cfg, ["Global.epochs=1"])
+    # the tiny training set holds 6 images of each of its 10 classes: balanced weights are all 1
+    np.testing.assert_allclose(trainer.loss_fn.loss_funcs[0]._class_weights.numpy(), np.ones(10), rtol=1e-6)
+    with pytest.raises(ConfigError, match=r"^Loss.Train: class_weights: 3 weights for a 10-class model"):
+        ppcls_lite.train(cfg, ["Loss.Train.0.CELoss.class_weights=[1, 2, 3]"])
+    with pytest.raises(ConfigError, match=r"^Loss.Eval.0.CELoss.class_weights: weight the training loss"):
+        ppcls_lite.train(cfg, ["Loss.Eval.0.CELoss.class_weights=balanced"])
