@@ -20,7 +20,8 @@ def build_model(name, pretrained=None, **kwargs):
 
 
 # Arch keys that are not constructor arguments (PaddleClas's; `pretrained` is the engine's business)
-_NOT_MODEL_KWARGS = ("name", "use_sync_bn", "pretrained", "use_ssld", "frozen_stages", "frozen_params")
+_NOT_MODEL_KWARGS = ("name", "use_sync_bn", "pretrained", "use_ssld", "frozen_stages", "frozen_params",
+                     "head_lr_mult")
 
 
 def build_from_config(arch_cfg):
@@ -34,6 +35,8 @@ def build_from_config(arch_cfg):
         model = build_model(arch_cfg["name"], **kwargs)
         if arch_cfg.get("frozen_stages") or arch_cfg.get("frozen_params"):
             model.freeze(int(arch_cfg.get("frozen_stages") or 0), tuple(arch_cfg.get("frozen_params") or ()))
+        if arch_cfg.get("head_lr_mult", 1.0) != 1.0:
+            model.scale_learning_rates(head_mult=arch_cfg["head_lr_mult"])
         return model
     except ValueError as exc:
         message = str(exc)

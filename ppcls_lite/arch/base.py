@@ -63,6 +63,24 @@ class ClassifierBase(nn.Layer):
                 layer.register_forward_pre_hook(_keep_statistics)
         return frozen
 
+    def scale_learning_rates(self, stage_mults=None, head_mult=None):
+        """Per-parameter learning-rate multipliers (Paddle's optimize_attr, which every optimizer applies to its
+        base rate): `stage_mults` [stem, stage 1, ...] over stage_groups() (PaddleClas's lr_mult_list), and
+        `head_mult` for the head (the parameters under head_prefixes)."""
+        if stage_mults is not None:
+            groups = self.stage_groups()
+            if len(stage_mults) != len(groups):
+                raise ValueError(f"lr_mult_list: {len(groups)} values (the stem and {len(groups) - 1} stages) for "
+                                 f"{type(self).__name__}, got {len(stage_mults)}")
+            for mult, group in zip(stage_mults, groups):
+                for item in group:
+                    for param in item.parameters() if isinstance(item, nn.Layer) else [item]:
+                        param.optimize_attr["learning_rate"] = float(mult)
+        if head_mult is not None:
+            for name, param in self.named_parameters():
+                if name.startswith(tuple(self.head_prefixes)):
+                    param.optimize_attr["learning_rate"] = float(head_mult)
+
     def adapt_state_dict(self, state):
         """Adapt a loaded numpy state dict to this model (e.g. other resolution); default: unchanged."""
         return state

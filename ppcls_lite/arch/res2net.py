@@ -76,7 +76,7 @@ class Res2Net(ResNetLikeBase):
     head_attr = "out"
 
     def __init__(self, layers=50, scales=4, width=26, vd=False, class_num=1000, data_format="NCHW",
-                 base_channels=64, in_channels=3):
+                 base_channels=64, in_channels=3, lr_mult_list=None):
         super().__init__()
         check_data_format(data_format)
         depths = stage_depths(layers)
@@ -97,6 +97,8 @@ class Res2Net(ResNetLikeBase):
 
         stages, channels = build_stages(depths, base_channels, make_block)
         self._setup(stem, stages, channels, class_num, data_format)
+        if lr_mult_list is not None:  # as PaddleClas's ResNet: the stem's and each stage's multiplier
+            self.scale_learning_rates(stage_mults=list(lr_mult_list))
 
 
 def _res2net(layers, scales, width, vd=False, published=("standard",)):

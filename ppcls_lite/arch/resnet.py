@@ -38,7 +38,7 @@ class ResNet(ResNetLikeBase):
     head_attr = "fc"
 
     def __init__(self, layers=50, vd=False, class_num=1000, data_format="NCHW", base_channels=64, in_channels=3,
-                 layer_type="ConvBNLayer", use_first_short_conv=True):
+                 layer_type="ConvBNLayer", use_first_short_conv=True, lr_mult_list=None):
         super().__init__()
         check_data_format(data_format)
         depths = stage_depths(layers)
@@ -70,6 +70,8 @@ class ResNet(ResNetLikeBase):
         stages, channels = build_stages(depths, base_channels, make_block)
         self.blocks = nn.Sequential(*[b for blocks in stages for b in blocks])
         self._setup(list(self.stem), stages, channels, class_num, data_format)
+        if lr_mult_list is not None:  # PaddleClas's: the stem's and each stage's learning-rate multiplier
+            self.scale_learning_rates(stage_mults=list(lr_mult_list))
 
 
 _SSLD = ("standard", "ssld")

@@ -82,6 +82,8 @@ ARCH = {
     "use_sync_bn": Field("bool", False, "convert BatchNorm to SyncBatchNorm when training on several devices"),
     "frozen_stages": Field("int", 0, "fine-tuning: freeze the stem and the first N stages (ViT: blocks); their "
                            "BatchNorm statistics stay as loaded", minimum=0),
+    "head_lr_mult": Field("float", 1.0, "fine-tuning: the head's learning rate is this times the schedule's",
+                          minimum=0),
     "frozen_params": Field("list[str]", [], "fine-tuning: freeze the parameters whose names match these fnmatch "
                            "patterns (e.g. 'blocks.0.*')"),
 }
