@@ -18,7 +18,8 @@ def test_loads_plain_dicts_with_every_global_key(full_config, fakes):
 def test_fills_fixed_defaults_and_normalizes_entries(full_config, fakes):
     cfg = load_config(full_config, registries=fakes)
     assert cfg["Arch"] == {"name": "ResNet18", "class_num": 10, "pretrained": False, "use_ssld": False,
-                           "use_sync_bn": False, "frozen_stages": 0, "frozen_params": []}
+                           "use_sync_bn": False, "frozen_stages": 0, "frozen_params": [],
+                           "head_lr_mult": 1.0}
     evaluation = cfg["DataLoader"]["Eval"]
     assert evaluation["sampler"] == {"batch_size": 8, "name": "DistributedBatchSampler", "drop_last": False,
                                      "shuffle": False}

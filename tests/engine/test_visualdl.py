@@ -76,7 +76,7 @@ def test_visualdl_server_serves_logged_scalars(trained_run):
         assert logged["Global"]["epochs"] == 1 and logged["Arch"] == {"name": "ResNet18", "class_num": 10,
                                                                        "pretrained": False, "use_ssld": False,
                                                                        "use_sync_bn": False, "frozen_stages": 0,
-                                                                       "frozen_params": []}
+                                                                       "frozen_params": [], "head_lr_mult": 1.0}
     finally:
         server.terminate()
         server.wait(timeout=30)
