@@ -152,6 +152,8 @@ SAMPLER = {
     "batch_size": Field("int", REQUIRED, "images per batch and device", minimum=1),
     "drop_last": Field("bool", False, "drop the last incomplete batch"),
     "shuffle": Field("bool", False, "shuffle every epoch"),
+    "balance": Field("str|null", None, "class imbalance: 'class' draws each epoch's samples (as many as the dataset "
+                     "holds, with replacement) so that every class is equally likely", choices=("class",)),
 }
 
 LOADER = {

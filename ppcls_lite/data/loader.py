@@ -33,7 +33,8 @@ SAMPLER_NAMES = S.SAMPLER["name"].choices
 class ResumableBatchSampler(paddle.io.BatchSampler):
     """DistributedBatchSampler semantics with an explicit seed and mid-epoch resume.
 
-    Per epoch: a permutation of the dataset from (seed, epoch) when shuffle (identical on every rank), padded
+    Per epoch: a permutation of the dataset from (seed, epoch) when shuffle (identical on every rank) -- with
+    balance='class', len(dataset) draws with replacement in which every class is equally likely --, padded
     with its own head to a multiple of num_replicas, split across ranks batch-chunk by batch-chunk as Paddle's
     DistributedBatchSampler does, cut into batches (last partial batch dropped with drop_last). `set_start_step(k)`
     skips the first k batches of the epoch; `len()` is always the full number of batches.
@@ -41,7 +42,7 @@ class ResumableBatchSampler(paddle.io.BatchSampler):
     """
 
     def __init__(self, dataset, batch_size, shuffle=False, drop_last=False, num_replicas=None, rank=None, seed=0,
-                 keys=False):
+                 keys=False, balance=None):
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
         self.dataset = dataset
@@ -57,6 +58,10 @@ class ResumableBatchSampler(paddle.io.BatchSampler):
         self.keys = bool(keys)
         self.epoch = 0
         self.start_step = 0
+        if balance not in (None, "class"):
+            raise ValueError(f"balance must be null or 'class', got {balance!r}")
+        self.balance = balance
+        self._class_weights = _inverse_class_frequency(dataset) if balance else None
         n = len(dataset)
         if n == 0:
             raise ValueError("cannot sample from an empty dataset")
@@ -87,7 +92,10 @@ class ResumableBatchSampler(paddle.io.BatchSampler):
         """(indices, is_pad) of this rank for `epoch`, in order, before cutting into batches."""
         epoch = self.epoch if epoch is None else int(epoch)
         n = len(self.dataset)
-        order = sampler_rng(self.seed, epoch).permutation(n) if self.shuffle else np.arange(n)
+        if self.balance:  # n draws with replacement, every class equally likely: one global order per epoch
+            order = sampler_rng(self.seed, epoch).choice(n, size=n, replace=True, p=self._class_weights)
+        else:
+            order = sampler_rng(self.seed, epoch).permutation(n) if self.shuffle else np.arange(n)
         extra = self.total_size - n
         padded = np.concatenate([order, np.resize(order, extra)]) if extra else order
         pad = np.zeros(self.total_size, dtype=bool)
@@ -131,6 +139,14 @@ class ResumableBatchSampler(paddle.io.BatchSampler):
         if self.drop_last:
             return self.num_samples // self.batch_size
         return int(math.ceil(self.num_samples / self.batch_size))
+
+
+def _inverse_class_frequency(dataset):
+    """Per-sample draw probabilities that make every class of `dataset` (its samples' labels) equally likely."""
+    labels = np.asarray([label for _, label in dataset.samples], "int64").reshape(-1)
+    counts = np.bincount(labels)
+    weights = 1.0 / counts[labels]
+    return weights / weights.sum()
 
 
 _KIND_CODE = {"ok": 0, "data": 1, "config": 2, "other": 3, "empty": 4}
@@ -333,7 +349,8 @@ def build_dataloader(section, mode, *, seed=0, class_num=None, epoch=0, start_st
     sp_cfg = check_fields(f"{where}.sampler", section.get("sampler"), S.SAMPLER)
     bs = sp_cfg["batch_size"]
     sampler = ResumableBatchSampler(dataset, bs, shuffle=sp_cfg["shuffle"], drop_last=sp_cfg["drop_last"],
-                                    num_replicas=num_replicas, rank=rank, seed=seed, keys=True)
+                                    num_replicas=num_replicas, rank=rank, seed=seed, keys=True,
+                                    balance=sp_cfg["balance"])
     if sampler.drop_last and len(sampler) == 0:
         raise ConfigError(f"{where}.sampler: drop_last with batch_size {bs} leaves no batch "
                           f"({sampler.num_samples} samples per rank)")

@@ -22,7 +22,7 @@ def test_fills_fixed_defaults_and_normalizes_entries(full_config, fakes):
                            "head_lr_mult": 1.0}
     evaluation = cfg["DataLoader"]["Eval"]
     assert evaluation["sampler"] == {"batch_size": 8, "name": "DistributedBatchSampler", "drop_last": False,
-                                     "shuffle": False}
+                                     "shuffle": False, "balance": None}
     assert evaluation["loader"] == {"num_workers": 0, "use_shared_memory": True}
     assert evaluation["dataset"]["transform_ops"] == [{"DecodeImage": {}}, {"ToCHWImage": {}}]
     assert cfg["Metric"]["Train"] == []  # `Train:` with nothing under it
