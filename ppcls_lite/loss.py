@@ -63,13 +63,11 @@ class CELoss(nn.Layer):
                 epsilon = None
         self.epsilon = epsilon
         self.weight = float(weight)
-        if isinstance(class_weights, str) and class_weights != "balanced":
-            raise ValueError(f"class_weights: a list of per-class weights or 'balanced', got {class_weights!r}")
         if isinstance(class_weights, (list, tuple)):
             class_weights = [float(w) for w in class_weights]
             if not class_weights or min(class_weights) < 0 or not sum(class_weights) > 0:
                 raise ValueError("class_weights: non-negative weights, not all zero")
-        elif class_weights is not None and class_weights != "balanced":
+        elif class_weights not in (None, "balanced"):
             raise ValueError(f"class_weights: a list of per-class weights or 'balanced', got {class_weights!r}")
         self.class_weights = class_weights
         self._class_weights = None if class_weights in (None, "balanced") else paddle.to_tensor(
@@ -95,7 +93,7 @@ class CELoss(nn.Layer):
             target = label.astype("float32")
         else:
             target = label.reshape([-1]).astype("int64")
-            if self.epsilon is None and self._class_weights is None and self.class_weights is None:
+            if self.epsilon is None and self.class_weights is None:
                 return F.cross_entropy(x, target, reduction="mean")
             target = F.one_hot(target, class_num)
         if self.class_weights == "balanced" and self._class_weights is None:

@@ -85,8 +85,11 @@ def load_pretrained(model, path, new_head=False, class_num_key="Arch.class_num")
     head is skipped with a warning and keeps its fresh initialisation.
     """
     if is_url(path):
-        path = fetch_weights(path, lambda p: _matching_state(model, p))
-    path, state, own = _matching_state(model, path)
+        checked = []  # verifying the download already read and matched it: use that, not a second read
+        path = fetch_weights(path, lambda p: checked.append(_matching_state(model, p)))
+        _, state, own = checked[-1]
+    else:
+        path, state, own = _matching_state(model, path)
     head_prefixes = tuple(getattr(model, "head_prefixes", ()))
     skipped, to_load = [], {}
     for key, param in own.items():

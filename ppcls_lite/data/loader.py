@@ -142,8 +142,8 @@ class ResumableBatchSampler(paddle.io.BatchSampler):
 
 
 def _inverse_class_frequency(dataset):
-    """Per-sample draw probabilities that make every class of `dataset` (its samples' labels) equally likely."""
-    labels = np.asarray([label for _, label in dataset.samples], "int64").reshape(-1)
+    """Per-sample draw probabilities that make every class of `dataset` (its `labels`) equally likely."""
+    labels = np.asarray(dataset.labels, "int64").reshape(-1)
     counts = np.bincount(labels)
     weights = 1.0 / counts[labels]
     return weights / weights.sum()

@@ -118,7 +118,7 @@ class Trainer:
         if not config["Loss"]["Train"]:
             raise ConfigError("Loss.Train: required to train (e.g. [{CELoss: {weight: 1.0}}])")
         self.loss_fn = build_loss(config["Loss"]["Train"], "Loss.Train")
-        labels = np.asarray([label for _, label in self.train_loader.dataset.samples], "int64").reshape(-1)
+        labels = np.asarray(self.train_loader.dataset.labels, "int64").reshape(-1)
         try:  # class weights: 'balanced' from these counts, a list checked against the model
             self.loss_fn.prepare(np.bincount(labels, minlength=self.class_num), self.class_num)
         except ValueError as exc:

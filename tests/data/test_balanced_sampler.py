@@ -15,10 +15,11 @@ DATA = os.path.join(ROOT, "dataset", "cifar10_mini")
 
 
 class Labels:
-    """What the sampler reads of a dataset: its length and (path, label) samples."""
+    """What the sampler reads of a dataset: its length and labels (and the (path, label) samples behind them)."""
 
     def __init__(self, counts):
         self.samples = [(f"{c}/{i}.jpg", c) for c, n in enumerate(counts) for i in range(n)]
+        self.labels = [c for _, c in self.samples]
 
     def __len__(self):
         return len(self.samples)

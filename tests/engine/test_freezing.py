@@ -1,6 +1,5 @@
 """Arch.frozen_stages / frozen_params (issue 13, item 1): frozen parameters and BatchNorm statistics stay bitwise
 as loaded through training, resume and EMA; they get no optimizer state; the rest trains."""
-import os
 
 import numpy as np
 import paddle
