@@ -77,7 +77,7 @@ class Registry(dict):
 
 def _join(path, msg):
     """Prefix a ConfigError message with a key path ('a.b' + 'c.d: x' -> 'a.b.c.d: x')."""
-    if not path:
+    if not path or msg.startswith((f"{path}.", f"{path}:")):  # already names its whole path
         return msg
     head = msg.split(":", 1)[0]
     if head and " " not in head and ":" in msg:

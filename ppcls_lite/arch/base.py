@@ -33,6 +33,26 @@ class ClassifierBase(nn.Layer):
         """[stem, stage 1, ..., stage n], each a list of Layers and Parameters: what `freeze(stages=N)` counts."""
         raise NotImplementedError
 
+    def layer_groups(self):
+        """[embedding, layer 1, ..., layer n] in input-to-output order, for layer-wise learning-rate decay
+        (AdamWDL's layerwise_decay); parameters in none of them (final norm, head) are the top. Default: the
+        stages of stage_groups(); ViT's are its blocks, Swin and ConvNeXt override it with theirs."""
+        return self.stage_groups()
+
+    def layerwise_lr_ratios(self, decay):
+        """{structured name: decay ** (n + 1 - layer)} over layer_groups() (embedding 0, layers 1..n, the rest
+        n + 1): for a ViT of depth n, PaddleClas's AdamWDL rule, decay ** (n - i) for blocks.i and
+        decay ** (n + 1) for the embeddings and tokens."""
+        groups = self.layer_groups()
+        layer_of = {}
+        for index, group in enumerate(groups):
+            for item in group:
+                for param in item.parameters() if isinstance(item, nn.Layer) else [item]:
+                    layer_of[id(param)] = index
+        top = len(groups)
+        return {name: float(decay) ** (top - layer_of.get(id(param), top))
+                for name, param in self.named_parameters()}
+
     def freeze(self, stages=0, patterns=()):
         """Fine-tuning: the stem and the first `stages` stages, and every parameter whose structured name matches
         one of `patterns` (fnmatch, e.g. "blocks.0.*"), take no gradient (so no optimizer state), and the

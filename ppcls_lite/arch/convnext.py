@@ -185,6 +185,16 @@ class ConvNeXt(ClassifierBase):
             groups.append(([self.downsample_layers[i]] if i else []) + [stage])
         return groups
 
+    def layer_groups(self):
+        """The stem, then each block (a downsampling layer goes with the block after it, as in stage_groups)."""
+        groups = [[self.downsample_layers[0]]]
+        for i, stage in enumerate(self.stages):
+            blocks = [[block] for block in stage.children()]
+            if i:
+                blocks[0].insert(0, self.downsample_layers[i])
+            groups.extend(blocks)
+        return groups
+
     def forward_head(self, feats):
         return self.head(feats)
 

@@ -356,6 +356,16 @@ class SwinTransformer(ClassifierBase):
         stem = [self.patch_embed] + ([self.absolute_pos_embed] if self.ape else [])
         return [stem] + [[layer] for layer in self.layers]
 
+    def layer_groups(self):
+        """The patch embedding, then each block (a patch merging goes with the block before it), as SimMIM's
+        layer-wise decay numbers Swin's layers."""
+        groups = [self.stage_groups()[0]]
+        for layer in self.layers:
+            groups.extend([block] for block in layer.blocks)
+            if layer.downsample is not None:
+                groups[-1].append(layer.downsample)
+        return groups
+
     def reset_classifier(self, class_num):
         self.class_num = class_num
         self.head = self._make_head(class_num)

@@ -106,7 +106,7 @@ EMA = {
 # Builder-level keys of the Optimizer section; every other key is a parameter of the optimizer named (checked
 # against its signature). regularizer and clip_norm are typed here but never filled in.
 OPTIMIZER = {
-    "name": Field("str", REQUIRED, "registered optimizer (Momentum, AdamW)"),
+    "name": Field("str", REQUIRED, "registered optimizer (Momentum, AdamW, AdamWDL)"),
     "lr": Field("dict", REQUIRED, "the learning-rate schedule: {name: Cosine|Piecewise|Step|..., ...}"),
     "regularizer": Field("dict|null", None, "Momentum: {name: L2|L1, coeff: float}, weight decay as a "
                          "regularizer"),
