@@ -15,5 +15,6 @@ setup(
         "ppcls-eval=ppcls_lite.cli.eval:main",
         "ppcls-infer=ppcls_lite.cli.infer:main",
         "ppcls-export=ppcls_lite.cli.export:main",
+        "ppcls-convert=ppcls_lite.cli.convert_weights:main",
     ]},
 )

@@ -4,7 +4,8 @@ Numerics follow PaddleClas's `legendary_models/swin_transformer.py`:
   * inputs whose size is not a multiple of the patch (or of the window, inside each block) are zero-padded
     at the bottom/right as PaddleClas does -- including its quirk that, once one side needs padding, the
     other side is padded by a whole extra patch/window even when it is already a multiple;
-  * the last stage shifts its windows even when the window covers the whole map (no clamping);
+  * the last stage shifts its windows even when the window covers the whole map (no clamping; timm's Swin,
+    which the converted timm weights need, does not shift there: `shift_full_window=False`);
   * shifted-window masks use -100 (not -inf) for pairs from different regions.
 `relative_position_index` is a persistable buffer (it is in PaddleClas's state_dict); the shift masks are
 computed from the (padded) map size and cached as numpy arrays, so any input size works.
@@ -150,12 +151,14 @@ class SwinTransformerBlock(nn.Layer):
     """norm -> (shifted) window attention -> residual; norm -> MLP -> residual."""
 
     def __init__(self, dim, num_heads, window_size=7, shift_size=0, mlp_ratio=4.0, qkv_bias=True,
-                 qk_scale=None, drop=0.0, attn_drop=0.0, drop_path=0.0, use_fused_attn=False):
+                 qk_scale=None, drop=0.0, attn_drop=0.0, drop_path=0.0, use_fused_attn=False,
+                 shift_full_window=True):
         super().__init__()
         self.dim = dim
         self.num_heads = num_heads
         self.window_size = window_size
         self.shift_size = shift_size
+        self.shift_full_window = shift_full_window
         self.norm1 = nn.LayerNorm(dim)
         self.attn = WindowAttention(dim, window_size, num_heads, qkv_bias, qk_scale, attn_drop, drop,
                                     use_fused_attn=use_fused_attn)
@@ -167,6 +170,8 @@ class SwinTransformerBlock(nn.Layer):
         height, width = hw
         c = x.shape[-1]
         ws, shift = self.window_size, self.shift_size
+        if not self.shift_full_window and min(height, width) <= ws:
+            shift = 0
         shortcut = x
         x = self.norm1(x).reshape([-1, height, width, c])
         pad_h, pad_w = _pad_amounts(height, width, ws)
@@ -216,14 +221,16 @@ class BasicLayer(nn.Layer):
     """One stage: `depth` blocks alternating plain / shifted windows, then an optional PatchMerging."""
 
     def __init__(self, dim, depth, num_heads, window_size, mlp_ratio=4.0, qkv_bias=True, qk_scale=None,
-                 drop=0.0, attn_drop=0.0, drop_path=0.0, downsample=True, use_fused_attn=False):
+                 drop=0.0, attn_drop=0.0, drop_path=0.0, downsample=True, use_fused_attn=False,
+                 shift_full_window=True):
         super().__init__()
         self.dim = dim
         self.depth = depth
         rates = drop_path if isinstance(drop_path, (list, tuple)) else [drop_path] * depth
         self.blocks = nn.LayerList([
             SwinTransformerBlock(dim, num_heads, window_size, 0 if i % 2 == 0 else window_size // 2, mlp_ratio,
-                                 qkv_bias, qk_scale, drop, attn_drop, rates[i], use_fused_attn=use_fused_attn)
+                                 qkv_bias, qk_scale, drop, attn_drop, rates[i], use_fused_attn=use_fused_attn,
+                                 shift_full_window=shift_full_window)
             for i in range(depth)
         ])
         self.downsample = PatchMerging(dim) if downsample else None
@@ -305,7 +312,7 @@ class SwinTransformer(ClassifierBase):
     def __init__(self, img_size=224, patch_size=4, in_chans=3, class_num=1000, embed_dim=96, depths=(2, 2, 6, 2),
                  num_heads=(3, 6, 12, 24), window_size=7, mlp_ratio=4.0, qkv_bias=True, qk_scale=None,
                  drop_rate=0.0, attn_drop_rate=0.0, drop_path_rate=0.1, ape=False, patch_norm=True,
-                 use_fused_attn=False, use_fused_linear=False):
+                 use_fused_attn=False, use_fused_linear=False, shift_full_window=True):
         super().__init__()
         if len(depths) != len(num_heads):
             raise ValueError(f"num_heads: {len(num_heads)} entries for the {len(depths)} stages of depths {list(depths)}")
@@ -327,7 +334,8 @@ class SwinTransformer(ClassifierBase):
             self.layers.append(BasicLayer(
                 int(embed_dim * 2 ** i), depths[i], num_heads[i], window_size, mlp_ratio, qkv_bias, qk_scale,
                 drop_rate, attn_drop_rate, dpr[sum(depths[:i]):sum(depths[:i + 1])],
-                downsample=i < self.num_layers - 1, use_fused_attn=use_fused_attn))
+                downsample=i < self.num_layers - 1, use_fused_attn=use_fused_attn,
+                shift_full_window=shift_full_window))
         self.norm = nn.LayerNorm(self.num_features)
         self.head = self._make_head(class_num)
         self.apply(self._init_weights)

@@ -34,16 +34,23 @@ def image_shape_of(config):
 def model_info_from_config(config, class_names):
     """What a checkpoint records about its model: Arch, class names (one per output, padded with the index
     where the head has more outputs than the data has classes), eval transforms, input shape."""
-    names = [str(n) for n in class_names]
-    names += [str(i) for i in range(len(names), int(config["Arch"].get("class_num", 1000)))]
     eval_section = (config.get("DataLoader") or {}).get("Eval") or {}
     eval_ops = (eval_section.get("dataset") or {}).get("transform_ops")
     infer_ops = (config.get("Infer") or {}).get("transforms")
+    return make_model_info(config["Arch"], class_names, eval_ops or infer_ops or None, image_shape_of(config))
+
+
+def make_model_info(arch, class_names, eval_transforms, image_shape, eval_source=None):
+    """The model_info record (also written by tools/convert_weights.py beside converted weights, with
+    `eval_source` saying where their eval transforms come from)."""
+    names = [str(n) for n in class_names]
+    names += [str(i) for i in range(len(names), int(arch.get("class_num", 1000)))]
     return {
-        "arch": copy.deepcopy(dict(config["Arch"])),
+        "arch": copy.deepcopy(dict(arch)),
         "class_names": names,
-        "eval_transforms": copy.deepcopy(eval_ops or infer_ops or None),
-        "image_shape": image_shape_of(config),
+        "eval_transforms": copy.deepcopy(eval_transforms),
+        "image_shape": [int(v) for v in image_shape],
+        **({"eval_source": str(eval_source)} if eval_source else {}),
     }
 
 
@@ -132,7 +139,9 @@ def describe_weights(weights, model_name=None, class_num=None, img_size=None):
         spec = spec.at_size(img_size)
         ops, source = spec.eval_transform_ops(), f"{arch['name']}'s at --img-size {img_size}: {spec.describe()}"
     elif info.get("eval_transforms"):
-        ops, source = info["eval_transforms"], f"the training-time evaluation of {checkpoint_prefix(weights)}"
+        ops = info["eval_transforms"]
+        source = f"{info['eval_source']}, recorded with {checkpoint_prefix(weights)}" if info.get("eval_source") \
+            else f"the training-time evaluation of {checkpoint_prefix(weights)}"
     else:
         ops, source = spec.eval_transform_ops(), f"{arch['name']}'s (no checkpoint info): {spec.describe()}"
     return TrainedModel(weights, arch, names, ops, source, info)
