@@ -57,6 +57,27 @@ def test_two_processes_batch8_equal_one_process_batch16(tmp_path):
     assert "[Train]" not in open(tmp_path / "launch" / "workerlog.1").read()
 
 
+def test_class_balanced_sampling_under_two_processes_equals_one_process(tmp_path):
+    """Each rank trains on its own part of the one (seed, epoch) balanced order: two ranks of batch 4 move the
+    weights exactly as one process of batch 8 (the union of their batches is its batch)."""
+    cfg = _bn_free_config(tmp_path, epochs=1)
+    balance = ["-o", "DataLoader.Train.sampler.balance=class"]
+    dp = _launch(tmp_path, "train.py", "-c", cfg, "-o", f"Global.output_dir={tmp_path / 'dp'}",
+                 "-o", "DataLoader.Train.sampler.batch_size=4", *balance)
+    assert dp.returncode == 0, _worker_logs(tmp_path, "launch")[-3000:]
+    single = _run([sys.executable, os.path.join(ROOT, "tools", "train.py"), "-c", cfg, *balance,
+                   "-o", f"Global.output_dir={tmp_path / 'single'}", "-o", "DataLoader.Train.sampler.batch_size=8"])
+    assert single.returncode == 0, single.stderr[-3000:]
+    plain = _run([sys.executable, os.path.join(ROOT, "tools", "train.py"), "-c", cfg,
+                  "-o", f"Global.output_dir={tmp_path / 'plain'}", "-o", "DataLoader.Train.sampler.batch_size=8"])
+    assert plain.returncode == 0, plain.stderr[-3000:]
+    a = safe_load(str(tmp_path / "dp" / "latest.pdparams"))
+    b = safe_load(str(tmp_path / "single" / "latest.pdparams"))
+    c = safe_load(str(tmp_path / "plain" / "latest.pdparams"))
+    assert max(float(np.abs(a[k] - b[k]).max()) for k in a) <= 1e-5
+    assert max(float(np.abs(c[k] - b[k]).max()) for k in b) > 1e-4  # balanced draws are another order
+
+
 def test_distributed_eval_equals_single_eval(tmp_path):
     # 31 samples: not divisible by 2, so the sampler pads one sample that must not be counted.
     val = _subset_list(str(tmp_path / "val.txt"), "val", 4)
