@@ -3,7 +3,7 @@ trained on the other five -- from those weights with frozen stages, from them in
 the same number of epochs. Prints each run's final validation top-1.
 
     python benchmarks/finetune_cifar.py [--epochs 3] [--pretrain-epochs 6] [--finetune-lr 0.02]
-        [--frozen-stages 2] [--out output/finetune_cifar]
+        [--frozen-stages 2] [--b-per-class N] [--out output/finetune_cifar]
 
 The quickstart config's recipe (Momentum, cosine from 0.1 with a warmup epoch) trains every run; the two fine-tunes
 start from the task-A weights (a new 5-class head) at --finetune-lr.
@@ -19,15 +19,22 @@ DATA = os.path.join(ROOT, "dataset", "cifar10_mini")
 CONFIG = os.path.join(ROOT, "configs", "quickstart", "resnet18_cifar10_mini.yaml")
 
 
-def _split_lists(out):
-    """List files of classes 0-4 (task A) and 5-9 relabelled 0-4 (task B), for train and val."""
+def _split_lists(out, b_per_class=None):
+    """List files of classes 0-4 (task A) and 5-9 relabelled 0-4 (task B), for train and val; task B's training
+    list keeps the first `b_per_class` images of each class (all when None)."""
     paths = {}
     for split in ("train", "val"):
         rows = [line.split() for line in open(os.path.join(DATA, f"{split}_list.txt")).read().splitlines()]
         for task, keep in (("A", range(0, 5)), ("B", range(5, 10))):
+            chosen, seen = [], {}
+            for p, c in rows:
+                if int(c) in keep:
+                    seen[c] = seen.get(c, 0) + 1
+                    if not (task == "B" and split == "train" and b_per_class and seen[c] > b_per_class):
+                        chosen.append(f"{p} {int(c) - keep.start}\n")
             path = os.path.join(out, f"{task}_{split}.txt")
             with open(path, "w") as f:
-                f.writelines(f"{p} {int(c) - keep.start}\n" for p, c in rows if int(c) in keep)
+                f.writelines(chosen)
             paths[task, split] = path
     return paths
 
@@ -55,10 +62,11 @@ def main(argv=None):
     ap.add_argument("--pretrain-epochs", type=int, default=6, help="epochs of the task-A run")
     ap.add_argument("--finetune-lr", type=float, default=0.02)
     ap.add_argument("--frozen-stages", type=int, default=2)
+    ap.add_argument("--b-per-class", type=int, help="task-B training images per class (default: all 500)")
     ap.add_argument("--out", default=os.path.join(ROOT, "output", "finetune_cifar"))
     args = ap.parse_args(argv)
     os.makedirs(args.out, exist_ok=True)
-    paths = _split_lists(args.out)
+    paths = _split_lists(args.out, args.b_per_class)
     top1_a, weights = _run("pretrain_A", paths, "A", args.pretrain_epochs, args.out)
     rows = [(f"A: classes 0-4 from scratch ({args.pretrain_epochs} epochs)", top1_a)]
     tune = [f"Global.pretrained_model={weights}", f"Optimizer.lr.learning_rate={args.finetune_lr}"]
@@ -69,7 +77,8 @@ def main(argv=None):
             ("B from scratch, lr 0.1", [])):
         rows.append((label, _run(label.split(",")[0].replace(" ", "_") + str(len(rows)), paths, "B", args.epochs,
                                  args.out, extra)[0]))
-    print(f"\n| run (task B: {args.epochs} epochs each) | val top-1 |\n|---|---|")
+    b_images = f"{args.b_per_class} images per class" if args.b_per_class else "all 500 images per class"
+    print(f"\n| run (task B: {b_images}, {args.epochs} epochs each) | val top-1 |\n|---|---|")
     for label, top1 in rows:
         print(f"| {label} | {top1:.3f} |")
     return 0
