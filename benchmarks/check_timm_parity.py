@@ -4,6 +4,7 @@ ppcls_lite.convert, and our logits on the same input compared with timm's.
 
     python -m venv /tmp/timmvenv && /tmp/timmvenv/bin/pip install torch==2.13.0 timm safetensors
     python benchmarks/check_timm_parity.py --timm-python /tmp/timmvenv/bin/python            # native size
+    python benchmarks/check_timm_parity.py --timm-python /tmp/timmvenv/bin/python --more     # 16 more variants
     python benchmarks/check_timm_parity.py --timm-python ... --tiny --fixtures tests/fixtures/timm
 
 Prints one row per model (family, timm model, our variant, max |ours - timm|, max |timm|) and exits 1 when a
@@ -38,6 +39,22 @@ NATIVE = [
      {}, 224, "safetensors"),
     ("convnext_tiny", "ConvNeXt", "convnext_tiny", {}, "ConvNeXt_tiny", {}, 224, "safetensors"),
 ]
+
+# further variants, the same way (--more)
+MORE = [(t.replace(".", "_"), fam, t, {}, ours, {}, size, "safetensors") for fam, t, ours, size in [
+    ("ResNet", "resnet18", "ResNet18", 224), ("ResNet", "resnet34", "ResNet34", 224),
+    ("ResNet", "resnet101", "ResNet101", 224), ("ResNet", "resnet18d", "ResNet18_vd", 224),
+    ("ResNet", "resnet152d", "ResNet152_vd", 224), ("ResNeXt", "resnext101_32x8d", "ResNeXt101_32x8d_wsl", 224),
+    ("ResNeXt", "resnext101_64x4d", "ResNeXt101_64x4d", 224), ("Res2Net", "res2net50_14w_8s", "Res2Net50_14w_8s", 224),
+    ("Res2Net", "res2net101d", "Res2Net101_vd_26w_4s", 224),
+    ("Swin", "swin_small_patch4_window7_224", "SwinTransformer_small_patch4_window7_224", 224),
+    ("Swin", "swin_base_patch4_window12_384", "SwinTransformer_base_patch4_window12_384", 384),
+    ("ViT", "vit_base_patch32_384", "ViT_base_patch32_384", 384),
+    ("ViT", "vit_tiny_patch16_224", "DeiT_tiny_patch16_224", 224),
+    ("ViT", "vit_small_patch16_224", "DeiT_small_patch16_224", 224),
+    ("DeiT", "deit_base_patch16_384", "DeiT_base_patch16_384", 384),
+    ("ConvNeXt", "convnext_small", "ConvNeXt_small", 224),
+]]
 
 _VIT = dict(img_size=32, patch_size=8, embed_dim=16, depth=2, num_heads=2)
 TINY = [
@@ -84,11 +101,13 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--timm-python", required=True, help="a python that has timm, torch and safetensors")
     ap.add_argument("--tiny", action="store_true", help="narrow test-only widths at 32 px")
+    ap.add_argument("--more", action="store_true", help="16 further variants at native size")
     ap.add_argument("--fixtures", help="keep timm's files here (with --tiny: the tests' fixtures)")
     ap.add_argument("--only", nargs="*", help="tags to run")
     ap.add_argument("--tol", type=float, default=1e-4)
     args = ap.parse_args(argv)
-    rows = [r for r in (TINY if args.tiny else NATIVE) if not args.only or r[0] in args.only]
+    table = TINY if args.tiny else MORE if args.more else NATIVE
+    rows = [r for r in table if not args.only or r[0] in args.only]
     folder = args.fixtures or tempfile.mkdtemp(prefix="timm-parity-")
     os.makedirs(folder, exist_ok=True)
     jobs = [dict(tag=r[0], timm=r[2], kwargs=r[3], size=r[6], format=r[7]) for r in rows]

@@ -60,7 +60,8 @@ def main(argv=None):
         spec, source = timm_eval_spec(args.model, cfg), f"timm's preprocessing (from {cfg_path})"
         names = cfg.get("label_names")
     else:
-        spec, source, names = model_spec(args.model), f"{args.model}'s PaddleClas preprocessing (no timm config.json)", None
+        spec, names = model_spec(args.model), None
+        source = f"{args.model}'s PaddleClas preprocessing (no timm config.json)"
     classes = int(arch["class_num"])
     if not (isinstance(names, list) and len(names) == classes):
         names = [str(i) for i in range(classes)]

@@ -17,13 +17,24 @@ _BN = {"weight": "weight", "bias": "bias", "running_mean": "_mean", "running_var
 
 
 def _conv_unit_names(our_keys):
-    """{unit path: (conv attr, bn attr)} of our ConvBN units: `.conv`/`.bn` (ResNet) or `._conv`/`._batch_norm`."""
-    units = {}
+    """{unit path: (conv attr, bn attr)} of our ConvBN units: `.conv`/`.bn` (ResNet), `._conv`/`._batch_norm`
+    (ResNeXt, Res2Net) or `._conv`/`._bn` (ResNeXt WSL)."""
+    keys, units = set(our_keys), {}
     for key in our_keys:
-        for conv, bn in ((".conv.weight", "bn"), ("._conv.weight", "_batch_norm")):
-            if key.endswith(conv):
-                units[key[:-len(conv)]] = (conv[1:-len(".weight")], bn)
+        for conv, bn in ((".conv.weight", "bn"), ("._conv.weight", "_batch_norm"), ("._conv.weight", "_bn")):
+            unit = key[:-len(conv)]
+            if key.endswith(conv) and f"{unit}.{bn}.weight" in keys:
+                units[unit] = (conv[1:-len(".weight")], bn)
     return units
+
+
+def _block_name(units, stage, j, flat):
+    """Our name of block j of timm's layer<stage> (flat: its index over all stages)."""
+    if "blocks.0.conv0" in units:
+        return f"blocks.{flat}"
+    if "_conv1_0._conv0" in units:  # ResNeXt WSL
+        return f"_conv{stage}_{j}"
+    return f"bb_{stage - 1}_{j}"
 
 
 class _CnnRule:
@@ -33,7 +44,7 @@ class _CnnRule:
         our_keys = list(model.state_dict())
         self.units = _conv_unit_names(our_keys)
         self.head = model.head_prefixes[0].rstrip(".")
-        stem = [u for u in self.units if not u.startswith(("blocks.", "bb_"))]
+        stem = [u for u in self.units if not u.startswith(("blocks.", "bb_")) and not re.match(r"_conv\d+_\d+\.", u)]
         timm_stem = ["conv1"] if "conv1.weight" in timm_keys else ["conv1.0", "conv1.3", "conv1.6"]
         timm_stem_bn = ["bn1"] if len(timm_stem) == 1 else ["conv1.1", "conv1.4", "bn1"]
         self.modules = {}
@@ -48,8 +59,7 @@ class _CnnRule:
         flat = 0
         for stage in sorted(depths):
             for j in range(depths[stage]):
-                ours = f"blocks.{flat}" if "blocks.0.conv0" in self.units else f"bb_{stage - 1}_{j}"
-                self._block(ours, f"layer{stage}.{j}", timm_keys)
+                self._block(_block_name(self.units, stage, j, flat), f"layer{stage}.{j}", timm_keys)
                 flat += 1
 
     def _unit(self, ours, timm_conv, timm_bn):
@@ -59,19 +69,22 @@ class _CnnRule:
             self.modules[timm_bn] = (f"{ours}.{bn}", _BN)
 
     def _block(self, ours, theirs, timm_keys):
-        self._unit(f"{ours}.conv0", f"{theirs}.conv1", f"{theirs}.bn1")
+        c = (lambda k: f"{ours}._conv{k}") if f"{ours}._conv0" in self.units else (lambda k: f"{ours}.conv{k}")
+        short = next((u for u in (f"{ours}.short", f"{ours}._short", f"{ours}._short._conv") if u in self.units),
+                     f"{ours}.short")
+        self._unit(c(0), f"{theirs}.conv1", f"{theirs}.bn1")
         splits = sorted((int(m[1]), u) for u in self.units
                         for m in [re.fullmatch(re.escape(ours) + r"\.res\d+[a-z\d]*_branch2b_(\d+)", u)] if m)
         if splits:  # Res2Net: conv1, convs.k, conv3
             for k, unit in splits:
                 self._unit(unit, f"{theirs}.convs.{k - 1}", f"{theirs}.bns.{k - 1}")
-            self._unit(f"{ours}.conv2", f"{theirs}.conv3", f"{theirs}.bn3")
+            self._unit(c(2), f"{theirs}.conv3", f"{theirs}.bn3")
         else:
-            self._unit(f"{ours}.conv1", f"{theirs}.conv2", f"{theirs}.bn2")
-            self._unit(f"{ours}.conv2", f"{theirs}.conv3", f"{theirs}.bn3")
+            self._unit(c(1), f"{theirs}.conv2", f"{theirs}.bn2")
+            self._unit(c(2), f"{theirs}.conv3", f"{theirs}.bn3")
         pooled = f"{theirs}.downsample.1.weight" in timm_keys and f"{theirs}.downsample.2.weight" in timm_keys
         first = 1 if pooled else 0  # ResNet-D: downsample = (AvgPool, conv, bn)
-        self._unit(f"{ours}.short", f"{theirs}.downsample.{first}", f"{theirs}.downsample.{first + 1}")
+        self._unit(short, f"{theirs}.downsample.{first}", f"{theirs}.downsample.{first + 1}")
 
     def __call__(self, key):
         module, _, attr = key.rpartition(".")
