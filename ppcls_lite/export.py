@@ -7,7 +7,7 @@ import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
-from .errors import WeightsError
+from .errors import ConfigError, WeightsError
 
 
 class _WithSoftmax(nn.Layer):
@@ -112,17 +112,93 @@ def run_predictor(predictor, batch):
     return out.copy_to_cpu()
 
 
-def export_config(config, overrides=(), softmax=False):
-    """Export Global.pretrained_model of `config` (a path or a validated dict) to Global.save_inference_dir;
-    returns the prefix of the written files. Only the weights need exist (not the training data)."""
+def export_config(config, overrides=(), softmax=False, use_ema=False, formats=("paddle",), int8_calib=None,
+                  calib_num=32):
+    """Export Global.pretrained_model of `config` (a path or a validated dict) to Global.save_inference_dir, with
+    the inference.yml that describes it (deploy/bundle.py) and, for "onnx" in `formats`, inference.onnx;
+    returns the prefix of the written files. Only the weights need exist (not the training data).
+    `use_ema`: the checkpoint's EMA weights (its .pdstates), not its trained ones. `int8_calib` (images: a
+    folder, file or list file) also writes inference_int8.onnx, calibrated on `calib_num` of them."""
     from .config import load_config
+    from .deploy.bundle import write_bundle
     from .engine.output_dir import prepare_output_dir
-    from .engine.trained_model import WEIGHT_PATHS, image_shape_of, load_for_use
+    from .engine.trained_model import WEIGHT_PATHS, image_shape_of, load_for_use, read_model_info
 
     if not isinstance(config, dict):
         config = load_config(config, overrides, check_paths=WEIGHT_PATHS)
     g = config["Global"]
     prepare_output_dir(g["save_inference_dir"], "Global.save_inference_dir")
     model = load_for_use(config["Arch"], g["pretrained_model"])
-    return export_inference_model(model, os.path.join(g["save_inference_dir"], "inference"),
-                                  tuple(image_shape_of(config)), softmax=softmax)
+    if use_ema:
+        _load_ema(model, g["pretrained_model"])
+    image_shape = tuple(image_shape_of(config))
+    prefix = export_inference_model(model, os.path.join(g["save_inference_dir"], "inference"), image_shape,
+                                    softmax=softmax)
+    info = read_model_info(g["pretrained_model"]) or {}
+    ops, labels, topk = _bundle_contents(config, info)
+    write_bundle(g["save_inference_dir"], config["Arch"]["name"], ops, labels, topk, image_shape, softmax)
+    if int8_calib and "onnx" not in formats:
+        raise ConfigError("--int8-calib: int8 is an onnxruntime model here; add --format onnx")
+    if "onnx" in formats:
+        from .deploy.onnx_export import quantize_int8, to_onnx
+
+        onnx_path = to_onnx(prefix)
+        if int8_calib:
+            quantize_int8(onnx_path, _calibration_batches(g["save_inference_dir"], int8_calib, calib_num))
+    return prefix
+
+
+def _calibration_batches(folder, images, count, batch_size=8):
+    """`count` images spread evenly over `images`, preprocessed as the bundle says, in float32 batches."""
+    from .data.datasets import read_and_transform
+    from .data.transforms import build_transforms
+    from .deploy.bundle import read_bundle
+    from .deploy.predict import image_paths
+
+    if int(count) < 1:
+        raise ConfigError(f"--calib-num: at least 1, got {count}")
+    paths = image_paths(images)
+    picked = [paths[i * len(paths) // min(count, len(paths))] for i in range(min(count, len(paths)))]
+    transform = build_transforms(read_bundle(folder).transform_ops, "inference.yml PreProcess")
+    arrays = [read_and_transform(p, transform) for p in picked]
+    return [np.stack(arrays[i:i + batch_size]) for i in range(0, len(arrays), batch_size)]
+
+
+def _load_ema(model, weights):
+    from .engine.checkpoint import checkpoint_prefix
+    from .serialization import safe_load
+
+    path = checkpoint_prefix(weights) + ".pdstates"
+    states = safe_load(path) if os.path.isfile(path) else {}
+    ema = states.get("ema") if isinstance(states, dict) else None
+    if not ema or not isinstance(ema.get("shadow"), dict):
+        raise WeightsError(f"--ema: {path} holds no EMA weights (train with an EMA section to have them)")
+    live = model.state_dict()
+    missing = sorted(set(live) - set(ema["shadow"]))
+    if missing:
+        raise WeightsError(f"--ema: the EMA weights in {path} lack {missing[0]} (another model?)")
+    model.set_state_dict({k: np.asarray(ema["shadow"][k]).astype(str(v.dtype).replace("paddle.", ""))
+                          for k, v in live.items()})
+
+
+def _bundle_contents(config, info):
+    """(transform ops, label names, top-k) of the exported model: the config's Infer section, else its eval
+    transforms, else the checkpoint's recorded ones, else the variant's spec; names from Infer.PostProcess's
+    class_id_map_file, else the checkpoint's class names, else the class ids."""
+    from .arch.registry import model_spec
+    from .engine.predictor import read_label_names
+
+    infer = config.get("Infer") or {}
+    eval_ds = (((config.get("DataLoader") or {}).get("Eval") or {}).get("dataset") or {})
+    ops = infer.get("transforms") or eval_ds.get("transform_ops") or info.get("eval_transforms") \
+        or model_spec(config["Arch"]["name"]).eval_transform_ops()
+    post = infer.get("PostProcess") or {}
+    class_num = int(config["Arch"].get("class_num", 1000))
+    if post.get("class_id_map_file"):
+        names = read_label_names(post["class_id_map_file"], key="Infer.PostProcess.class_id_map_file")
+        labels = [names.get(i, str(i)) for i in range(class_num)]
+    elif info.get("class_names"):
+        labels = list(info["class_names"])
+    else:
+        labels = [str(i) for i in range(class_num)]
+    return ops, labels, int(post.get("topk", 5))
