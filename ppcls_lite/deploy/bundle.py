@@ -3,7 +3,7 @@ in the format PaddleClas's export and PaddleX read --
 
     Global: {model_name: ResNet50}
     PreProcess: {transform_ops: [ResizeImage, CropImage, NormalizeImage (float scale, channel_num), ToCHWImage]}
-    PostProcess: {Topk: {topk: 5, label_list: [...]}}
+    PostProcess: {main_indicator: Topk, Topk: {topk: 5, label_list: [...]}}
 
 -- so the preprocessing and the label names travel with the weights. Decoding is not listed (PaddleClas leaves
 DecodeImage out: its deploy predictor decodes to RGB itself); `read_bundle` puts it back.
@@ -53,7 +53,9 @@ def write_bundle(folder, model_name, transform_ops, label_list, topk=5, image_sh
     Global.image_shape and Global.output (logits, or probabilities for an export with softmax) are ours."""
     cfg = {"Global": {"model_name": str(model_name), "output": "probabilities" if softmax else "logits"},
            "PreProcess": {"transform_ops": bundle_transform_ops(transform_ops)},
-           "PostProcess": {"Topk": {"topk": int(topk), "label_list": [str(n) for n in label_list]}}}
+           # main_indicator: which output PaddleClas's deploy/python predictor returns (it needs the key)
+           "PostProcess": {"main_indicator": "Topk",
+                           "Topk": {"topk": int(topk), "label_list": [str(n) for n in label_list]}}}
     if image_shape:
         cfg["Global"]["image_shape"] = [int(v) for v in image_shape]
     path = os.path.join(folder, BUNDLE_FILE)
