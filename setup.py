@@ -9,7 +9,8 @@ setup(
     python_requires=">=3.9",
     install_requires=["numpy>=1.24", "pyyaml>=6.0", "Pillow>=9.0", "opencv-python-headless>=4.6", "simplejpeg>=1.7",
                       "visualdl>=2.5"],
-    extras_require={"test": ["pytest>=7.0"], "onnx": ["paddle2onnx==2.1.0", "onnxruntime>=1.20"]},
+    extras_require={"test": ["pytest>=7.0"], "onnx": ["paddle2onnx==2.1.0", "onnxruntime>=1.20",
+                                                                "ml_dtypes>=0.5"]},
     entry_points={"console_scripts": [
         "ppcls-train=ppcls_lite.cli.train:main",
         "ppcls-eval=ppcls_lite.cli.eval:main",

@@ -1,3 +1,4 @@
+import logging
 import os
 import sys
 
@@ -15,17 +16,20 @@ def _seed():
     yield
 
 
+_PACKAGE_LOGGER = logging.getLogger("ppcls_lite")
+# as it is before any test: a module- or session-scoped fixture that trains runs before a test's own fixtures
+_PRISTINE = (list(_PACKAGE_LOGGER.handlers), _PACKAGE_LOGGER.propagate, _PACKAGE_LOGGER.level)
+
+
 @pytest.fixture(autouse=True)
 def _restore_package_logger():
-    """A test that trains in-process calls setup_logger, which stops the 'ppcls_lite' logger propagating;
-    put it back so a later test's caplog sees the package's warnings whatever ran before it."""
-    import logging
-
-    logger = logging.getLogger("ppcls_lite")
-    saved = (list(logger.handlers), logger.propagate, logger.level)
+    """A test (or a fixture) that trains in-process calls setup_logger, which stops the 'ppcls_lite' logger
+    propagating; put it back as it was before any test, so a later test's caplog sees the package's warnings
+    whatever ran before it."""
     yield
+    logger = _PACKAGE_LOGGER
     for h in logger.handlers:
-        if h not in saved[0]:
+        if h not in _PRISTINE[0]:
             h.close()
-    logger.handlers[:] = saved[0]
-    logger.propagate, logger.level = saved[1], saved[2]
+    logger.handlers[:] = _PRISTINE[0]
+    logger.propagate, logger.level = _PRISTINE[1], _PRISTINE[2]

@@ -23,8 +23,8 @@ def require(module, flag):
     try:
         return importlib.import_module(module)
     except ImportError:
-        raise ConfigError(f"{flag}: needs {module} (pip install 'ppcls_lite[onnx]', or paddle2onnx and "
-                          "onnxruntime)") from None
+        raise ConfigError(f"{flag}: needs {module} (pip install 'ppcls_lite[onnx]': paddle2onnx, onnxruntime, "
+                          "ml_dtypes)") from None
 
 
 def to_onnx(prefix):
@@ -63,7 +63,7 @@ def quantize_int8(onnx_path, batches):
     """onnx_path -> <same>_int8.onnx: static QDQ quantization (per-channel int8 weights, uint8 activations whose
     ranges are calibrated on `batches`, float32 NCHW arrays of real preprocessed images); returns its path."""
     ort = require("onnxruntime", "--int8-calib")
-    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+    quantization = require("onnxruntime.quantization", "--int8-calib")  # it also needs ml_dtypes
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     if not os.path.isfile(onnx_path):
@@ -75,9 +75,11 @@ def quantize_int8(onnx_path, batches):
     logging.getLogger("root").setLevel(logging.ERROR)  # onnxruntime.quantization logs every tensor it skips
     try:
         quant_pre_process(onnx_path, prepared, skip_symbolic_shape=True)
-        quantize_static(prepared, out, _Calibration(name, batches), quant_format=QuantFormat.QDQ,
-                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, per_channel=True,
-                        calibrate_method=CalibrationMethod.MinMax)
+        quantization.quantize_static(prepared, out, _Calibration(name, batches),
+                                     quant_format=quantization.QuantFormat.QDQ,
+                                     activation_type=quantization.QuantType.QUInt8,
+                                     weight_type=quantization.QuantType.QInt8, per_channel=True,
+                                     calibrate_method=quantization.CalibrationMethod.MinMax)
     except Exception as exc:
         raise ExportError(f"{onnx_path}: onnxruntime could not quantize it: {exc}") from None
     finally:
