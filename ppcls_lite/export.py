@@ -122,6 +122,7 @@ def export_config(config, overrides=(), softmax=False, use_ema=False, formats=("
     from .config import load_config
     from .deploy.bundle import write_bundle
     from .engine.output_dir import prepare_output_dir
+    from .engine.calibration import load_temperature
     from .engine.trained_model import WEIGHT_PATHS, image_shape_of, load_for_use, read_model_info
 
     if not isinstance(config, dict):
@@ -136,7 +137,8 @@ def export_config(config, overrides=(), softmax=False, use_ema=False, formats=("
                                     softmax=softmax)
     info = read_model_info(g["pretrained_model"]) or {}
     ops, labels, topk = _bundle_contents(config, info)
-    write_bundle(g["save_inference_dir"], config["Arch"]["name"], ops, labels, topk, image_shape, softmax)
+    write_bundle(g["save_inference_dir"], config["Arch"]["name"], ops, labels, topk, image_shape, softmax,
+                 temperature=load_temperature(g["pretrained_model"]))
     if int8_calib and "onnx" not in formats:
         raise ConfigError("--int8-calib: int8 is an onnxruntime model here; add --format onnx")
     if "onnx" in formats:

@@ -48,9 +48,11 @@ def bundle_transform_ops(ops, channels=3):
     return out
 
 
-def write_bundle(folder, model_name, transform_ops, label_list, topk=5, image_shape=None, softmax=False):
+def write_bundle(folder, model_name, transform_ops, label_list, topk=5, image_shape=None, softmax=False,
+                 temperature=1.0):
     """Write folder/inference.yml (see the module docstring); returns its path. Beside PaddleClas's keys,
-    Global.image_shape and Global.output (logits, or probabilities for an export with softmax) are ours."""
+    Global.image_shape, Global.output (logits, or probabilities for an export with softmax) and
+    Global.temperature (scores are softmax(logits / T); from tools/eval.py --calibrate) are ours."""
     cfg = {"Global": {"model_name": str(model_name), "output": "probabilities" if softmax else "logits"},
            "PreProcess": {"transform_ops": bundle_transform_ops(transform_ops)},
            # main_indicator: which output PaddleClas's deploy/python predictor returns (it needs the key)
@@ -58,6 +60,11 @@ def write_bundle(folder, model_name, transform_ops, label_list, topk=5, image_sh
                            "Topk": {"topk": int(topk), "label_list": [str(n) for n in label_list]}}}
     if image_shape:
         cfg["Global"]["image_shape"] = [int(v) for v in image_shape]
+    if float(temperature) != 1.0:
+        if softmax:
+            raise ConfigError("--softmax: the weights carry a calibration temperature, which needs the logits; "
+                              "export without --softmax")
+        cfg["Global"]["temperature"] = float(temperature)
     path = os.path.join(folder, BUNDLE_FILE)
     tmp = path + ".tmp"
     with open(tmp, "w", encoding="utf-8") as f:
@@ -77,6 +84,7 @@ class Bundle:
     topk: int
     image_shape: list = None
     output: str = "logits"
+    temperature: float = 1.0
 
     @property
     def prefix(self):
@@ -107,8 +115,11 @@ def read_bundle(folder):
         output = glob.get("output", "logits")
         if output not in ("logits", "probabilities"):
             raise ValueError(f"Global.output: logits or probabilities, got {output!r}")
+        temperature = float(glob.get("temperature", 1.0))
+        if not temperature > 0:
+            raise ValueError(f"Global.temperature: must be positive, got {temperature}")
         return Bundle(folder, str(glob.get("model_name", "")), [_DECODE] + list(ops), list(labels or []),
-                      int(topk_cfg.get("topk", 5)), glob.get("image_shape"), output)
+                      int(topk_cfg.get("topk", 5)), glob.get("image_shape"), output, temperature)
     except (KeyError, TypeError, AttributeError, ValueError) as exc:
         raise WeightsError(f"{path}: not a PaddleClas inference config ({type(exc).__name__}: {exc})") from None
 

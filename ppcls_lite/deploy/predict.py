@@ -107,7 +107,7 @@ class BundlePredictor:
     def _records(self, paths, batch):
         out = self.run(batch)
         out = out.astype("float32")
-        probs = out if self.bundle.output == "probabilities" else _softmax(out)
+        probs = out if self.bundle.output == "probabilities" else _softmax(out / self.bundle.temperature)
         k = min(self.topk, probs.shape[-1])
         ids = np.argsort(-probs, axis=-1, kind="stable")[:, :k]
         labels = self.bundle.label_list

@@ -10,7 +10,9 @@ from ..data import build_dataloader, relabel_by_names
 from ..errors import ConfigError, DataError
 from .distributed import init_parallel_if_needed
 from .amp import resolve_amp
+from .calibration import save_temperature
 from .evaluator import Scorer, evaluate
+from .report import build_report, fit_temperature, write_report
 from .logger import setup_logger
 from .output_dir import prepare_output_dir
 from .runtime import configure_runtime
@@ -20,18 +22,20 @@ from .trained_model import WEIGHT_PATHS, describe_weights, load_for_use
 PATHS_USED = WEIGHT_PATHS + ("DataLoader.Eval",)
 
 
-def evaluate_config(config, overrides=(), *, progress=True):
+def evaluate_config(config, overrides=(), *, progress=True, calibrate=None):
     """Evaluate Global.pretrained_model on DataLoader.Eval of `config` (a path or a validated dict); log the
-    figures, write the reports into Global.output_dir, return the EvalResult."""
+    figures, write the reports into Global.output_dir, return the EvalResult. `calibrate` ("ece" or "nll", the
+    objective): also fit the temperature that calibrates the scores on this set and record it beside the weights
+    (engine/calibration)."""
     if not isinstance(config, dict):
         config = load_config(config, overrides, check_paths=PATHS_USED)
     if config["DataLoader"] is None or config["DataLoader"]["Eval"] is None:
         raise ConfigError("DataLoader.Eval: required for evaluation")
-    return _run(config, None, progress)
+    return _run(config, None, progress, calibrate)
 
 
 def evaluate_weights(data, weights, *, model=None, class_num=None, img_size=None, batch_size=64, image_root=None,
-                     output_dir="./output/eval", progress=True):
+                     output_dir="./output/eval", progress=True, calibrate=None):
     """Evaluate `weights` on a folder tree or list file with no config: the checkpoint's Arch, class names and
     evaluation transforms (see trained_model.describe_weights); classes of `data` matched to the model's by name."""
     trained = describe_weights(weights, model, class_num, img_size)
@@ -48,10 +52,10 @@ def evaluate_weights(data, weights, *, model=None, class_num=None, img_size=None
                                             "drop_last": False, "shuffle": False},
                                 "loader": {"num_workers": 2, "use_shared_memory": False}}},
     }, check_paths=PATHS_USED)
-    return _run(config, trained, progress)
+    return _run(config, trained, progress, calibrate)
 
 
-def _run(config, trained, progress):
+def _run(config, trained, progress, calibrate=None):
     g = config["Global"]
     device = configure_runtime(g)
     world_size, rank = init_parallel_if_needed()
@@ -75,9 +79,26 @@ def _run(config, trained, progress):
     names = list(dataset.class_names) + [str(i) for i in range(dataset.num_classes, class_num)]
     amp = resolve_amp(config.get("AMP"), device.name) if trained is None else None
     scorer = Scorer.from_config(config, amp) if trained is None else Scorer.default()
-    result = evaluate(model, loader, class_num, names, progress=progress, scorer=scorer)
+    if calibrate not in (None, "ece", "nll"):
+        raise ConfigError(f"--calibrate: ece or nll (the objective), got {calibrate!r}")
+    result = evaluate(model, loader, class_num, names, progress=progress, scorer=scorer,
+                      keep_logits=bool(calibrate))
     logger.info("[Eval][Avg]%s", result.summary())
+    temperature = fit_temperature(result.samples["logits"], result.samples["label"], calibrate) \
+        if calibrate else None
+    result.report = build_report(result, paths=lambda i: dataset.samples[i][0], temperature=temperature,
+                                 objective=calibrate)
     if rank == 0:
-        for path in result.write(g["output_dir"]):
+        for path in result.write(g["output_dir"]) + tuple(write_report(g["output_dir"], result.report)):
             logger.info("wrote %s", path)
+        logger.info("macro F1 %.5f; expected calibration error %.5f", result.report["averages"]["macro"]["f1"],
+                    result.report["calibration"]["ece"])
+        if calibrate:
+            cal = result.report["calibration"]
+            path = save_temperature(g["pretrained_model"], temperature, objective=calibrate, ece_before=cal["ece"],
+                                    ece_after=cal["ece_after"], ece_after_cross_fitted=cal["ece_after_cross_fitted"],
+                                    fitted_on=dataset.source, samples=result.num_samples)
+            logger.info("temperature %.4f (%s): expected calibration error %.5f -> %.5f (cross-fitted %.5f); "
+                        "recorded in %s", temperature, calibrate, cal["ece"], cal["ece_after"],
+                        cal["ece_after_cross_fitted"], path)
     return result

@@ -94,6 +94,10 @@ class EvalResult:
     class_names: list = field(default_factory=list)
     metrics: dict = field(default_factory=dict)
     losses: dict = field(default_factory=dict)
+    # per sample, in sample-index order, the same on every rank: index, label, prediction (top-1) and
+    # confidence (its softmax probability), and the logits when evaluate(keep_logits=True)
+    samples: dict = field(default_factory=dict)
+    report: dict = None  # engine/report.build_report's, where the evaluation workflow made one
 
     @property
     def main_metric(self):
@@ -155,18 +159,19 @@ def _progress(done, total, start, stream):
     stream.flush()
 
 
-def evaluate(model, loader, num_classes, class_names=None, progress=False, scorer=None):
+def evaluate(model, loader, num_classes, class_names=None, progress=False, scorer=None, keep_logits=False):
     """Run `model` over `loader` (batches: images, labels, sample indices) and compute EvalResult.
 
     `scorer` (default: Scorer.default(), top-1/top-5 and CE) says what to compute. Each rank keeps every
     sample's figures and index; they are gathered and de-duplicated by sample index, so the padding
-    DistributedBatchSampler adds never counts and every rank reports the same.
+    DistributedBatchSampler adds never counts and every rank reports the same. `keep_logits` also keeps every
+    sample's logits in `samples` (what temperature scaling is fitted on).
     """
     scorer = scorer or Scorer.default()
     was_training = model.training
     model.eval()
     k = min(5, num_classes)
-    topk_ids, labels_all, indices, figures = [], [], [], {}
+    topk_ids, labels_all, indices, figures, confidence, kept_logits = [], [], [], {}, [], []
     total = len(loader)
     start = time.time()
     show = progress and world_info()[1] == 0
@@ -182,6 +187,9 @@ def evaluate(model, loader, num_classes, class_names=None, progress=False, score
             for key, values in scorer.per_sample(logits, labels).items():
                 figures.setdefault(key, []).append(np.asarray(values, "float64").reshape(-1))
             topk_ids.append(paddle.topk(logits, k=k, axis=1)[1].numpy())
+            confidence.append(paddle.nn.functional.softmax(logits, axis=1).max(axis=1).numpy())
+            if keep_logits:
+                kept_logits.append(logits.numpy())
             labels_all.append(labels.numpy())
             indices.append(np.asarray(idx).reshape(-1))
             if show:
@@ -194,6 +202,11 @@ def evaluate(model, loader, num_classes, class_names=None, progress=False, score
     indices = all_gather_numpy(cat(indices, (0,)).astype("int64"))
     _, first = np.unique(indices, return_index=True)
     topk_ids, labels_all = topk_ids[first], labels_all[first]
+    samples = {"index": indices[first], "label": labels_all, "prediction": topk_ids[:, 0],
+               "confidence": all_gather_numpy(cat(confidence, (0,)).astype("float64"))[first]}
+    if keep_logits:
+        samples["logits"] = all_gather_numpy(np.concatenate(kept_logits).astype("float32") if kept_logits
+                                             else np.zeros((0, num_classes), "float32"))[first]
     means = {}
     for key in list(figures):  # as the first batch gave them (every rank has one at least: the sampler pads)
         values = all_gather_numpy(cat(figures.get(key, []), (0,)).astype("float64"))[first]
@@ -216,4 +229,5 @@ def evaluate(model, loader, num_classes, class_names=None, progress=False, score
         class_names=list(class_names or []),
         metrics={key: v for key, v in means.items() if key not in losses},
         losses=losses,
+        samples=samples,
     )

@@ -10,6 +10,7 @@ from ..arch.registry import model_spec
 from ..config import load_config
 from ..data.transforms import build_transforms
 from ..errors import ConfigError
+from .calibration import load_temperature
 from .predictor import list_images, predict_files, read_label_names
 from .runtime import configure_runtime
 from .trained_model import WEIGHT_PATHS, describe_weights, image_shape_of, load_for_use
@@ -30,10 +31,12 @@ class Prediction:
     preprocessing: str = ""
     progress: bool = False
     skipped: list = field(default_factory=list)
+    temperature: float = 1.0  # the weights' calibration (engine/calibration), 1.0 when they have none
 
     def __iter__(self):
         return predict_files(self.model, self.paths, self.transform, self.batch_size, self.topk, self.label_names,
-                             progress=self.progress, on_bad_image=self.on_bad_image, skipped=self.skipped)
+                             progress=self.progress, on_bad_image=self.on_bad_image, skipped=self.skipped,
+                             temperature=self.temperature)
 
 
 def predict_config(config, overrides=(), *, label_list=None, on_bad_image=None, batch_size=8, topk=5,
@@ -61,7 +64,8 @@ def predict_config(config, overrides=(), *, label_list=None, on_bad_image=None, 
         ops, source = spec.eval_transform_ops(), f"{config['Arch']['name']}'s at {size}: {spec.describe()}"
     return Prediction(model, build_transforms(ops, where="Infer.transforms"), paths,
                       int(infer.get("batch_size", batch_size)), int(post.get("topk", topk)), names,
-                      on_bad_image or infer.get("on_bad_image") or "error", source, progress)
+                      on_bad_image or infer.get("on_bad_image") or "error", source, progress,
+                      temperature=load_temperature(g["pretrained_model"]))
 
 
 def predict(weights, images, *, model=None, class_num=None, img_size=None, topk=5, label_list=None, batch_size=8,
@@ -76,4 +80,5 @@ def predict(weights, images, *, model=None, class_num=None, img_size=None, topk=
     else:
         names = dict(enumerate(trained.class_names)) if trained.class_names else {}
     return Prediction(trained.build(), build_transforms(trained.eval_transforms, where="Infer.transforms"), paths,
-                      batch_size, topk, names, on_bad_image or "error", trained.preprocessing, progress)
+                      batch_size, topk, names, on_bad_image or "error", trained.preprocessing, progress,
+                      temperature=load_temperature(weights))

@@ -51,12 +51,13 @@ def read_label_names(path, key="--label-list"):
 
 
 def predict_files(model, paths, transform, batch_size=8, topk=5, label_names=None, progress=False,
-                  on_bad_image="error", skipped=None):
+                  on_bad_image="error", skipped=None, temperature=1.0):
     """Yield {'file', 'class_ids', 'scores', 'label_names'} per image, in order, batch by batch.
 
     An image that cannot be decoded is a DataError naming it, raised after the records of every image before
     it; with on_bad_image='skip' it is left out and (path, reason) appended to `skipped`. Images the transforms
-    leave at different sizes within one batch are a DataError naming two of them.
+    leave at different sizes within one batch are a DataError naming two of them. Scores are
+    softmax(logits / temperature) (tools/eval.py --calibrate fits one).
     """
     model.eval()
     label_names = label_names or {}
@@ -82,7 +83,7 @@ def predict_files(model, paths, transform, batch_size=8, topk=5, label_names=Non
             kept.append(p)
             arrays.append(img)
         if arrays:
-            yield from _predict_batch(model, kept, arrays, topk, label_names)
+            yield from _predict_batch(model, kept, arrays, topk, label_names, temperature)
         if failure is not None:
             raise failure
         if progress:
@@ -92,12 +93,12 @@ def predict_files(model, paths, transform, batch_size=8, topk=5, label_names=Non
             sys.stderr.flush()
 
 
-def _predict_batch(model, paths, arrays, topk, label_names):
+def _predict_batch(model, paths, arrays, topk, label_names, temperature=1.0):
     with paddle.no_grad():
         logits = model(model_input(paddle.to_tensor(np.stack(arrays).astype("float32")), model))
         if isinstance(logits, (list, tuple)):
             logits = paddle.stack(list(logits)).mean(0)
-        probs = F.softmax(logits.astype("float32"), axis=-1)
+        probs = F.softmax(logits.astype("float32") / float(temperature), axis=-1)
         k = min(topk, probs.shape[-1])
         scores, ids = paddle.topk(probs, k=k, axis=-1)
     for p, s, i in zip(paths, scores.numpy(), ids.numpy()):

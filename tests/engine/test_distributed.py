@@ -106,6 +106,13 @@ def test_distributed_eval_equals_single_eval(tmp_path):
     assert a["num_samples"] == b["num_samples"] == 31
     assert a["confusion_matrix"] == b["confusion_matrix"]
     assert (a["top1"], a["top5"]) == (b["top1"], b["top5"]) and abs(a["loss"] - b["loss"]) < 1e-6
+    # the report too: per-class precision / recall / F1, averages, calibration and the confident mistakes (files)
+    ra = json.load(open(tmp_path / "single" / "eval_report.json"))
+    rb = json.load(open(tmp_path / "dp" / "eval_report.json"))
+    assert ra["per_class"] == rb["per_class"] and ra["averages"] == rb["averages"]
+    assert ra["most_confused"] == rb["most_confused"]
+    assert [m["file"] for m in ra["confident_mistakes"]] == [m["file"] for m in rb["confident_mistakes"]]
+    assert abs(ra["calibration"]["ece"] - rb["calibration"]["ece"]) < 1e-6 and ra["num_samples"] == 31
 
 
 def test_resume_under_two_processes_is_exact(tmp_path):
