@@ -18,5 +18,6 @@ setup(
         "ppcls-export=ppcls_lite.cli.export:main",
         "ppcls-convert=ppcls_lite.cli.convert_weights:main",
         "ppcls-predict=ppcls_lite.cli.predict:main",
+        "ppcls-check-data=ppcls_lite.cli.check_data:main",
     ]},
 )

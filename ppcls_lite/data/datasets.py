@@ -198,48 +198,55 @@ class ImageNetDataset(ClassificationDataset):
                                 f"lists {num_classes} classes")
 
     def _parse_list(self):
-        path, delim = self.cls_label_path, self.delimiter
-        entries, seen, problems = [], {}, []
-        try:
-            with open(path, encoding="utf-8") as f:
-                lines = f.read().splitlines()
-        except UnicodeDecodeError:
-            raise DataError(f"{path}: not a UTF-8 text file") from None
-        for lineno, raw in enumerate(lines, 1):
-            line = raw.strip()
-            if not line:
-                continue
-            # the label is the last field; ' ' (the default) splits on any whitespace run
-            parts = line.rsplit(None, 1) if delim == " " else line.rsplit(delim, 1)
-            if len(parts) != 2 or not parts[0].strip() or not parts[1].strip():
-                shown = "<space>" if delim == " " else repr(delim)
-                problems.append(f"{path}:{lineno}: malformed line {line!r}: expected "
-                                f"'<image path>{shown}<label>'")
-                continue
-            rel, lab = parts[0].strip(), parts[1].strip()
-            if not _INT.fullmatch(lab):
-                problems.append(f"{path}:{lineno}: label {lab!r} is not an integer")
-                continue
-            label = int(lab)
-            if label < 0:
-                problems.append(f"{path}:{lineno}: negative label {label}")
-                continue
-            full = os.path.join(self.image_root, rel)
-            norm = os.path.normpath(full)
-            if norm in seen:
-                problems.append(f"{path}:{lineno}: duplicate entry {rel!r} (first on line {seen[norm]})")
-                continue
-            seen[norm] = lineno
-            if not os.path.isfile(full):
-                problems.append(f"{path}:{lineno}: image file not found: {full}")
-                continue
-            entries.append((full, label, lineno))
+        entries, problems = parse_list_file(self.cls_label_path, self.image_root, self.delimiter)
         if problems:
             more = f" (and {len(problems) - 1} more problem(s) in this file)" if len(problems) > 1 else ""
             raise DataError(problems[0] + more)
         if not entries:
-            raise DataError(f"{path}: empty dataset (no samples listed)")
+            raise DataError(f"{self.cls_label_path}: empty dataset (no samples listed)")
         return entries
+
+
+def parse_list_file(path, image_root, delimiter=" "):
+    """(entries [(file, label, line number)], problems [one line each, 'path:line: ...']) of a PaddleClas list
+    file: malformed lines, non-integer or negative labels, duplicate entries and missing image files."""
+    delim = delimiter if delimiter is not None else " "
+    entries, seen, problems = [], {}, []
+    try:
+        with open(path, encoding="utf-8") as f:
+            lines = f.read().splitlines()
+    except UnicodeDecodeError:
+        raise DataError(f"{path}: not a UTF-8 text file") from None
+    for lineno, raw in enumerate(lines, 1):
+        line = raw.strip()
+        if not line:
+            continue
+        # the label is the last field; ' ' (the default) splits on any whitespace run
+        parts = line.rsplit(None, 1) if delim == " " else line.rsplit(delim, 1)
+        if len(parts) != 2 or not parts[0].strip() or not parts[1].strip():
+            shown = "<space>" if delim == " " else repr(delim)
+            problems.append(f"{path}:{lineno}: malformed line {line!r}: expected "
+                            f"'<image path>{shown}<label>'")
+            continue
+        rel, lab = parts[0].strip(), parts[1].strip()
+        if not _INT.fullmatch(lab):
+            problems.append(f"{path}:{lineno}: label {lab!r} is not an integer")
+            continue
+        label = int(lab)
+        if label < 0:
+            problems.append(f"{path}:{lineno}: negative label {label}")
+            continue
+        full = os.path.join(image_root, rel)
+        norm = os.path.normpath(full)
+        if norm in seen:
+            problems.append(f"{path}:{lineno}: duplicate entry {rel!r} (first on line {seen[norm]})")
+            continue
+        seen[norm] = lineno
+        if not os.path.isfile(full):
+            problems.append(f"{path}:{lineno}: image file not found: {full}")
+            continue
+        entries.append((full, label, lineno))
+    return entries, problems
 
 
 class ImageFolder(ClassificationDataset):
