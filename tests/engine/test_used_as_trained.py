@@ -184,7 +184,8 @@ def test_library_entry_points_give_what_the_tools_give(trained, tmp_path):
 
 
 def test_tools_are_thin_shells_and_console_scripts_exist():
-    for name in ("train.py", "eval.py", "infer.py", "export_model.py", "convert_weights.py", "predict.py"):
+    for name in ("train.py", "eval.py", "infer.py", "export_model.py", "convert_weights.py", "predict.py",
+                 "check_data.py"):
         text = open(os.path.join(ROOT, "tools", name)).read()
         code = [line for line in text.splitlines() if line.strip() and not line.startswith(('"""', "#"))]
         assert len(code) <= 40 and "sys.path" not in text, name
@@ -192,7 +193,8 @@ def test_tools_are_thin_shells_and_console_scripts_exist():
         exe = shutil.which(script) or os.path.join(os.path.dirname(sys.executable), script)
         proc = subprocess.run([exe, "--help"], capture_output=True, text=True, timeout=120)
         assert proc.returncode == 0 and "-c CONFIG" in proc.stdout, (script, proc.stderr[-500:])
-    for script, flag in (("ppcls-convert", "--from {timm}"), ("ppcls-predict", "--model-dir MODEL_DIR")):
+    for script, flag in (("ppcls-convert", "--from {timm}"), ("ppcls-predict", "--model-dir MODEL_DIR"),
+                         ("ppcls-check-data", "--data DATA")):
         exe = shutil.which(script) or os.path.join(os.path.dirname(sys.executable), script)
         proc = subprocess.run([exe, "--help"], capture_output=True, text=True, timeout=120)
         assert proc.returncode == 0 and flag in proc.stdout, (script, proc.stderr[-500:])
