@@ -45,6 +45,10 @@ GLOBAL = {
                     "or infer", minimum=1),
     "print_batch_step": Field("int", 10, "log a training line every N iterations", minimum=1),
     "use_visualdl": Field("bool", True, "write VisualDL scalars, sample images and the config under output_dir/vdl"),
+    "visualdl_curves": Field("int", 10, "VisualDL at each evaluation: PR and ROC curves of the first N classes, "
+                             "the confusion matrix and the most confidently wrong images (0: scalars only)",
+                             minimum=0),
+    "visualdl_histograms": Field("bool", False, "VisualDL at each evaluation: histograms of the weights"),
     "image_channel": Field("int|null", None, "channels of the model's input (PaddleClas's ultra configs: 4); "
                            "must agree with image_shape[0]; with image_shape null, its first entry", minimum=1),
     "image_shape": Field("list[int]|null", None, "C, H, W of the exported model's input; null: 3 x the model's "

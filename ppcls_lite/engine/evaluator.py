@@ -70,6 +70,12 @@ class Scorer:
         keys = self.metric.keys() if self.metric is not None else []
         return keys[0] if keys else "metric"
 
+    @property
+    def metric_keys(self):
+        """The keys of the configured metrics and losses (what the eval scalars are named)."""
+        keys = list(self.metric.keys()) if self.metric is not None else []
+        return keys + (list(self.loss.names) if self.loss is not None else [])
+
     def loss_keys(self, keys):
         """Which of the result keys are losses."""
         names = set(self.loss.names) | {"loss"} if self.loss is not None else set()
@@ -159,19 +165,22 @@ def _progress(done, total, start, stream):
     stream.flush()
 
 
-def evaluate(model, loader, num_classes, class_names=None, progress=False, scorer=None, keep_logits=False):
+def evaluate(model, loader, num_classes, class_names=None, progress=False, scorer=None, keep_logits=False,
+             keep_probs=0):
     """Run `model` over `loader` (batches: images, labels, sample indices) and compute EvalResult.
 
     `scorer` (default: Scorer.default(), top-1/top-5 and CE) says what to compute. Each rank keeps every
     sample's figures and index; they are gathered and de-duplicated by sample index, so the padding
     DistributedBatchSampler adds never counts and every rank reports the same. `keep_logits` also keeps every
-    sample's logits in `samples` (what temperature scaling is fitted on).
+    sample's logits in `samples` (what temperature scaling is fitted on); `keep_probs=K` the softmax
+    probabilities of the first K classes (the dashboard's PR / ROC curves).
     """
     scorer = scorer or Scorer.default()
     was_training = model.training
     model.eval()
     k = min(5, num_classes)
-    topk_ids, labels_all, indices, figures, confidence, kept_logits = [], [], [], {}, [], []
+    topk_ids, labels_all, indices, figures, confidence, kept_logits, kept_probs = [], [], [], {}, [], [], []
+    keep_probs = min(int(keep_probs), num_classes)
     total = len(loader)
     start = time.time()
     show = progress and world_info()[1] == 0
@@ -187,7 +196,10 @@ def evaluate(model, loader, num_classes, class_names=None, progress=False, score
             for key, values in scorer.per_sample(logits, labels).items():
                 figures.setdefault(key, []).append(np.asarray(values, "float64").reshape(-1))
             topk_ids.append(paddle.topk(logits, k=k, axis=1)[1].numpy())
-            confidence.append(paddle.nn.functional.softmax(logits, axis=1).max(axis=1).numpy())
+            probs = paddle.nn.functional.softmax(logits, axis=1)
+            confidence.append(probs.max(axis=1).numpy())
+            if keep_probs:
+                kept_probs.append(probs[:, :keep_probs].numpy())
             if keep_logits:
                 kept_logits.append(logits.numpy())
             labels_all.append(labels.numpy())
@@ -204,9 +216,11 @@ def evaluate(model, loader, num_classes, class_names=None, progress=False, score
     topk_ids, labels_all = topk_ids[first], labels_all[first]
     samples = {"index": indices[first], "label": labels_all, "prediction": topk_ids[:, 0],
                "confidence": all_gather_numpy(cat(confidence, (0,)).astype("float64"))[first]}
-    if keep_logits:
-        samples["logits"] = all_gather_numpy(np.concatenate(kept_logits).astype("float32") if kept_logits
-                                             else np.zeros((0, num_classes), "float32"))[first]
+    for key, kept, width in (("logits", kept_logits if keep_logits else None, num_classes),
+                             ("probs", kept_probs if keep_probs else None, keep_probs)):
+        if kept is not None:
+            samples[key] = all_gather_numpy(np.concatenate(kept).astype("float32") if kept
+                                            else np.zeros((0, width), "float32"))[first]
     means = {}
     for key in list(figures):  # as the first batch gave them (every rank has one at least: the sampler pads)
         values = all_gather_numpy(cat(figures.get(key, []), (0,)).astype("float64"))[first]

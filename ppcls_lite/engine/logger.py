@@ -44,6 +44,11 @@ class VisualDLWriter:
     def enabled(self):
         return self._writer is not None
 
+    @property
+    def writer(self):
+        """The visualdl.LogWriter (None when disabled)."""
+        return self._writer
+
     def scalars(self, prefix, values, step):
         """Log {name: number} as '<prefix>/<name>' scalars at `step`."""
         if self._writer is None:

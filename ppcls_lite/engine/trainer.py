@@ -23,6 +23,7 @@ from .checkpoint import CheckpointManager
 from .distributed import broadcast_buffers, broadcast_flag, convert_sync_batchnorm, init_parallel_if_needed
 from .ema import ModelEMA
 from .evaluator import Scorer, evaluate
+from .dashboard import log_evaluation, log_hparams
 from .logger import VisualDLWriter, image_grid, setup_logger
 from .model_input import model_input
 from .output_dir import prepare_output_dir
@@ -360,10 +361,16 @@ class Trainer:
     def evaluate(self, epoch):
         """Evaluate the model (and EMA weights) on the Eval loader; log and return the main result."""
         skipped_before = self.eval_loader.num_skipped
-        result = evaluate(self.model, self.eval_loader, self.class_num, self.class_names, scorer=self.scorer)
+        g = self.cfg["Global"]
+        curves = int(g["visualdl_curves"]) if self.vdl.enabled else 0
+        result = evaluate(self.model, self.eval_loader, self.class_num, self.class_names, scorer=self.scorer,
+                          keep_probs=curves)
         self._log_skipped(self.eval_loader, f"[Eval][Epoch {epoch}]", skipped_before)
         self.logger.info("[Eval][Epoch %d][Avg]%s", epoch, result.summary())
         self.vdl.scalars("eval", result.scalars(), epoch)
+        samples = getattr(self.eval_loader.dataset, "samples", None)
+        log_evaluation(self.vdl, result, epoch, paths=(lambda i: samples[i][0]) if samples else None,
+                       curves=curves, histograms=bool(g["visualdl_histograms"]), model=self.model)
         if self.ema is not None:
             with self.ema.applied(self.model):
                 ema_result = evaluate(self.model, self.eval_loader, self.class_num, self.class_names,
@@ -410,6 +417,8 @@ class Trainer:
         """Train from the current state to Global.epochs; returns the last evaluation result (or None)."""
         self._write_label_map()
         self.vdl.text("config", "```yaml\n" + _as_yaml(self.cfg) + "```")
+        if self.eval_loader is not None:
+            log_hparams(self.vdl, self.cfg, [f"eval/{k}" for k in self.scorer.metric_keys])
         previous = self._install_signal_handlers()
         last_result = None
         try:

@@ -37,6 +37,15 @@ def trained_run(make_config):
     return os.path.join(os.path.dirname(cfg), "output")
 
 
+def test_curve_counts_by_hand():
+    from ppcls_lite.engine.dashboard import curve_counts
+
+    # scores 0.1, 0.4, 0.6, 0.9 of truths 0, 1, 0, 1 with 5 thresholds (buckets floor(s * 4): 0, 1, 2, 3)
+    tp, fp, tn, fn = curve_counts([0, 1, 0, 1], [0.1, 0.4, 0.6, 0.9], thresholds=5)
+    assert tp.tolist() == [2, 2, 1, 1, 0] and fp.tolist() == [2, 1, 1, 0, 0]
+    assert tn.tolist() == [0, 1, 1, 2, 2] and fn.tolist() == [0, 0, 1, 1, 2]
+
+
 def test_visualdl_server_serves_logged_scalars(trained_run):
     logdir = os.path.join(trained_run, "vdl")
     port = _free_port()
@@ -77,6 +86,15 @@ def test_visualdl_server_serves_logged_scalars(trained_run):
                                                                        "pretrained": False, "use_ssld": False,
                                                                        "use_sync_bn": False, "frozen_stages": 0,
                                                                        "frozen_params": [], "head_lr_mult": 1.0}
+        # the evaluation dashboard (Global.visualdl_curves: 10): per-class PR / ROC curves, the confusion matrix
+        # and the most confidently wrong images, the run's hyper-parameters
+        kinds = list(_get(port, "tags").values())
+        assert kinds.count("pr_curve") == 10 and kinds.count("roc_curve") == 10
+        assert kinds.count("hyper_parameters") == 1
+        images = set(_get(port, "image/tags")["tags"][0])
+        assert {"eval/confusion_matrix", "eval/most_confidently_wrong"} <= images
+        pr = _get(port, "pr-curve/list", run=run, tag="eval_pr/class_3_3")
+        assert len(pr) == 1 and len(pr[0][2]) == 50  # one evaluation, 50 thresholds
     finally:
         server.terminate()
         server.wait(timeout=30)
