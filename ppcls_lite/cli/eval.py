@@ -25,6 +25,8 @@ def main(argv=None):
     add_quick_model_args(parser, "checkpoint prefix or .pdparams to evaluate (quick mode)")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--output-dir", default="./output/eval")
+    parser.add_argument("--tta", choices=("flip",), help="test-time augmentation: also score each image's mirror "
+                        "image, and average the logits")
     parser.add_argument("--calibrate", nargs="?", const="ece", choices=("ece", "nll"),
                         help="fit the temperature that calibrates the scores on this set, minimising the expected "
                         "calibration error (default) or the NLL; record it beside the weights (infer, export and "
@@ -34,11 +36,11 @@ def main(argv=None):
     from ..errors import ConfigError
 
     if args.config:
-        evaluate_config(args.config, args.override, calibrate=args.calibrate)
+        evaluate_config(args.config, args.override, calibrate=args.calibrate, tta=args.tta)
     elif args.data and args.weights:
         evaluate_weights(args.data, args.weights, model=args.model, class_num=args.class_num,
                          img_size=args.img_size, batch_size=args.batch_size, image_root=args.image_root,
-                         output_dir=args.output_dir, calibrate=args.calibrate)
+                         output_dir=args.output_dir, calibrate=args.calibrate, tta=args.tta)
     else:
         raise ConfigError("give -c CONFIG, or --data and --weights (and --model for weights without a checkpoint)")
     return 0

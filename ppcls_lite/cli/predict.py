@@ -36,6 +36,8 @@ def main(argv=None):
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--topk", type=int, help="default: the folder's PostProcess.Topk.topk")
     parser.add_argument("--on-bad-image", choices=("error", "skip"), default="error")
+    parser.add_argument("--tta", choices=("flip",), help="test-time augmentation: also run each image's mirror "
+                        "image and average the outputs")
     parser.add_argument("--progress", action="store_true", help="a progress line on stderr (default: on a tty)")
     args = parser.parse_args(argv)
     from ..deploy.predict import BundlePredictor
@@ -43,7 +45,8 @@ def main(argv=None):
     predictor = BundlePredictor(args.model_dir, args.images, backend=args.backend, precision=args.precision,
                                 device=args.device, threads=args.threads, batch_size=args.batch_size,
                                 topk=args.topk, on_bad_image=args.on_bad_image,
-                                progress=args.progress or sys.stderr.isatty(), tensorrt=args.tensorrt)
+                                progress=args.progress or sys.stderr.isatty(), tensorrt=args.tensorrt,
+                                tta=args.tta)
     for record in predictor:
         print(json.dumps(record, ensure_ascii=False), flush=True)
     if predictor.skipped:

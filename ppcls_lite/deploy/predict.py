@@ -39,10 +39,14 @@ def _softmax(logits):
 
 class BundlePredictor:
     """Iterate over one record per image: {'file', 'class_ids', 'scores', 'label_names'}, or, for an image skipped
-    with on_bad_image='skip', {'file', 'error'} (also kept in `skipped`)."""
+    with on_bad_image='skip', {'file', 'error'} (also kept in `skipped`). tta='flip' also runs each image's
+    mirror image and averages the two outputs."""
 
     def __init__(self, model_dir, images, backend="paddle", precision="fp32", device="cpu", threads=0,
-                 batch_size=8, topk=None, on_bad_image="error", progress=False, tensorrt=False):
+                 batch_size=8, topk=None, on_bad_image="error", progress=False, tensorrt=False, tta=None):
+        if tta not in (None, "flip"):
+            raise ConfigError(f"--tta: flip (or none), got {tta!r}")
+        self.tta = tta
         if on_bad_image not in ("error", "skip"):
             raise ConfigError(f"--on-bad-image: error or skip, got {on_bad_image!r}")
         if int(batch_size) < 1:
@@ -105,8 +109,9 @@ class BundlePredictor:
                     sys.stderr.flush()
 
     def _records(self, paths, batch):
-        out = self.run(batch)
-        out = out.astype("float32")
+        out = self.run(batch).astype("float32")
+        if self.tta == "flip":  # the mirror images too; the mean of the logits (or probabilities)
+            out = (out + self.run(np.ascontiguousarray(batch[..., ::-1])).astype("float32")) / 2
         probs = out if self.bundle.output == "probabilities" else _softmax(out / self.bundle.temperature)
         k = min(self.topk, probs.shape[-1])
         ids = np.argsort(-probs, axis=-1, kind="stable")[:, :k]

@@ -22,20 +22,20 @@ from .trained_model import WEIGHT_PATHS, describe_weights, load_for_use
 PATHS_USED = WEIGHT_PATHS + ("DataLoader.Eval",)
 
 
-def evaluate_config(config, overrides=(), *, progress=True, calibrate=None):
+def evaluate_config(config, overrides=(), *, progress=True, calibrate=None, tta=None):
     """Evaluate Global.pretrained_model on DataLoader.Eval of `config` (a path or a validated dict); log the
     figures, write the reports into Global.output_dir, return the EvalResult. `calibrate` ("ece" or "nll", the
     objective): also fit the temperature that calibrates the scores on this set and record it beside the weights
-    (engine/calibration)."""
+    (engine/calibration). `tta="flip"`: score each image with its mirror image too."""
     if not isinstance(config, dict):
         config = load_config(config, overrides, check_paths=PATHS_USED)
     if config["DataLoader"] is None or config["DataLoader"]["Eval"] is None:
         raise ConfigError("DataLoader.Eval: required for evaluation")
-    return _run(config, None, progress, calibrate)
+    return _run(config, None, progress, calibrate, tta)
 
 
 def evaluate_weights(data, weights, *, model=None, class_num=None, img_size=None, batch_size=64, image_root=None,
-                     output_dir="./output/eval", progress=True, calibrate=None):
+                     output_dir="./output/eval", progress=True, calibrate=None, tta=None):
     """Evaluate `weights` on a folder tree or list file with no config: the checkpoint's Arch, class names and
     evaluation transforms (see trained_model.describe_weights); classes of `data` matched to the model's by name."""
     trained = describe_weights(weights, model, class_num, img_size)
@@ -52,10 +52,10 @@ def evaluate_weights(data, weights, *, model=None, class_num=None, img_size=None
                                             "drop_last": False, "shuffle": False},
                                 "loader": {"num_workers": 2, "use_shared_memory": False}}},
     }, check_paths=PATHS_USED)
-    return _run(config, trained, progress, calibrate)
+    return _run(config, trained, progress, calibrate, tta)
 
 
-def _run(config, trained, progress, calibrate=None):
+def _run(config, trained, progress, calibrate=None, tta=None):
     g = config["Global"]
     device = configure_runtime(g)
     world_size, rank = init_parallel_if_needed()
@@ -82,7 +82,7 @@ def _run(config, trained, progress, calibrate=None):
     if calibrate not in (None, "ece", "nll"):
         raise ConfigError(f"--calibrate: ece or nll (the objective), got {calibrate!r}")
     result = evaluate(model, loader, class_num, names, progress=progress, scorer=scorer,
-                      keep_logits=bool(calibrate))
+                      keep_logits=bool(calibrate), tta=tta)
     logger.info("[Eval][Avg]%s", result.summary())
     temperature = fit_temperature(result.samples["logits"], result.samples["label"], calibrate) \
         if calibrate else None

@@ -165,16 +165,31 @@ def _progress(done, total, start, stream):
     stream.flush()
 
 
+def _forward(model, images, tta):
+    logits = model(model_input(images, model))
+    if isinstance(logits, (list, tuple)):
+        logits = paddle.stack([h.astype("float32") for h in logits]).mean(0)
+    if tta == "flip":  # the mean of the logits of the image and of its mirror image
+        flipped = model(model_input(paddle.flip(images, axis=[3]), model))
+        if isinstance(flipped, (list, tuple)):
+            flipped = paddle.stack([h.astype("float32") for h in flipped]).mean(0)
+        logits = (logits.astype("float32") + flipped.astype("float32")) / 2
+    return logits.astype("float32")
+
+
 def evaluate(model, loader, num_classes, class_names=None, progress=False, scorer=None, keep_logits=False,
-             keep_probs=0):
+             keep_probs=0, tta=None):
     """Run `model` over `loader` (batches: images, labels, sample indices) and compute EvalResult.
 
     `scorer` (default: Scorer.default(), top-1/top-5 and CE) says what to compute. Each rank keeps every
     sample's figures and index; they are gathered and de-duplicated by sample index, so the padding
     DistributedBatchSampler adds never counts and every rank reports the same. `keep_logits` also keeps every
     sample's logits in `samples` (what temperature scaling is fitted on); `keep_probs=K` the softmax
-    probabilities of the first K classes (the dashboard's PR / ROC curves).
+    probabilities of the first K classes (the dashboard's PR / ROC curves). `tta="flip"`: test-time
+    augmentation, each image scored by the mean logits of it and its horizontal mirror.
     """
+    if tta not in (None, "flip"):
+        raise ConfigError(f"--tta: flip (or none), got {tta!r}")
     scorer = scorer or Scorer.default()
     was_training = model.training
     model.eval()
@@ -188,10 +203,7 @@ def evaluate(model, loader, num_classes, class_names=None, progress=False, score
         for i, batch in enumerate(loader):
             images, labels, idx = batch[0], batch[1], batch[2]
             with scorer.autocast():
-                logits = model(model_input(images, model))
-            if isinstance(logits, (list, tuple)):
-                logits = paddle.stack([h.astype("float32") for h in logits]).mean(0)
-            logits = logits.astype("float32")
+                logits = _forward(model, images, tta)
             labels = labels.reshape([-1]).astype("int64")
             for key, values in scorer.per_sample(logits, labels).items():
                 figures.setdefault(key, []).append(np.asarray(values, "float64").reshape(-1))

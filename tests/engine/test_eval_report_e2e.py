@@ -26,8 +26,8 @@ def _tool(name, *args):
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("report")
-    cfg = tiny_config(tmp, train_per_class=8, val_per_class=6, epochs=2)
-    ppcls_lite.train(cfg, ["Global.use_visualdl=False"])
+    cfg = tiny_config(tmp, train_per_class=20, val_per_class=6, epochs=2)
+    ppcls_lite.train(cfg, ["Global.use_visualdl=False", "Optimizer.lr.learning_rate=0.01"])
     return tmp, cfg, str(tmp / "output" / "best_model")
 
 
