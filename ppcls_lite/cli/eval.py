@@ -25,8 +25,9 @@ def main(argv=None):
     add_quick_model_args(parser, "checkpoint prefix or .pdparams to evaluate (quick mode)")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--output-dir", default="./output/eval")
-    parser.add_argument("--tta", choices=("flip",), help="test-time augmentation: also score each image's mirror "
-                        "image, and average the logits")
+    parser.add_argument("--tta", choices=("flip", "five_crop"), help="test-time augmentation, averaging the "
+                        "logits: flip (each image and its mirror image) or five_crop (the eval CropImage at the "
+                        "centre and the four corners)")
     parser.add_argument("--calibrate", nargs="?", const="ece", choices=("ece", "nll"),
                         help="fit the temperature that calibrates the scores on this set, minimising the expected "
                         "calibration error (default) or the NLL; record it beside the weights (infer, export and "

@@ -36,8 +36,9 @@ def main(argv=None):
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--topk", type=int, help="default: the folder's PostProcess.Topk.topk")
     parser.add_argument("--on-bad-image", choices=("error", "skip"), default="error")
-    parser.add_argument("--tta", choices=("flip",), help="test-time augmentation: also run each image's mirror "
-                        "image and average the outputs")
+    parser.add_argument("--tta", choices=("flip", "five_crop"), help="test-time augmentation, averaging the "
+                        "outputs: flip (each image and its mirror image) or five_crop (the CropImage at the centre "
+                        "and the four corners)")
     parser.add_argument("--progress", action="store_true", help="a progress line on stderr (default: on a tty)")
     args = parser.parse_args(argv)
     from ..deploy.predict import BundlePredictor

@@ -164,20 +164,41 @@ class ResizeImage(TransformOp):
         return self._resize(img, self.target_size(w, h), rng)
 
 
-class CropImage(TransformOp):
-    """Center crop to `size` (int or [w, h]); offsets (W - w) // 2, (H - h) // 2."""
+CROP_POSITIONS = ("center", "top_left", "top_right", "bottom_left", "bottom_right")
 
-    def __init__(self, size):
+
+class CropImage(TransformOp):
+    """Crop to `size` (int or [w, h]): the centre, offsets (W - w) // 2, (H - h) // 2, as PaddleClas; or a corner
+    (`position`, what five-crop test-time augmentation takes)."""
+
+    def __init__(self, size, position="center"):
         self.size = _pair(size, "size")
+        if position not in CROP_POSITIONS:
+            raise ValueError(f"position must be one of {', '.join(CROP_POSITIONS)}, got {position!r}")
+        self.position = position
 
     def __call__(self, img, rng=None):
         w, h = self.size
         img_h, img_w = img.shape[:2]
         if img_w < w or img_h < h:
             raise ValueError(f"CropImage: image {img_w}x{img_h} is smaller than the crop {w}x{h}")
-        x0 = (img_w - w) // 2
-        y0 = (img_h - h) // 2
+        x0 = {"left": 0, "right": img_w - w}.get(self.position.split("_")[-1], (img_w - w) // 2)
+        y0 = {"top": 0, "bottom": img_h - h}.get(self.position.split("_")[0], (img_h - h) // 2)
         return img[y0:y0 + h, x0:x0 + w]
+
+
+def five_crop_ops(ops, where="transform_ops"):
+    """The five copies of a transform list whose CropImage takes the centre and each corner (five-crop TTA)."""
+    ops = list(ops or [])
+    at = [i for i, op in enumerate(ops) if isinstance(op, dict) and next(iter(op), None) == "CropImage"]
+    if len(at) != 1:
+        raise ConfigError(f"--tta five_crop: {where} needs one CropImage to move (it has {len(at)})")
+    out = []
+    for position in CROP_POSITIONS:
+        copy = [dict(op) if isinstance(op, dict) else op for op in ops]
+        copy[at[0]] = {"CropImage": dict(ops[at[0]]["CropImage"] or {}, position=position)}
+        out.append(copy)
+    return out
 
 
 class RandCropImage(TransformOp):

@@ -8,7 +8,7 @@ import numpy as np
 
 from ..data.datasets import read_and_transform
 from ..data.image_io import ImageDecodeError
-from ..data.transforms import build_transforms
+from ..data.transforms import build_transforms, five_crop_ops
 from ..engine.predictor import list_images
 from ..errors import ConfigError, DataError, PpclsError
 from .backends import make_backend
@@ -40,12 +40,12 @@ def _softmax(logits):
 class BundlePredictor:
     """Iterate over one record per image: {'file', 'class_ids', 'scores', 'label_names'}, or, for an image skipped
     with on_bad_image='skip', {'file', 'error'} (also kept in `skipped`). tta='flip' also runs each image's
-    mirror image and averages the two outputs."""
+    mirror image, tta='five_crop' its crops at the centre and the four corners, and averages the outputs."""
 
     def __init__(self, model_dir, images, backend="paddle", precision="fp32", device="cpu", threads=0,
                  batch_size=8, topk=None, on_bad_image="error", progress=False, tensorrt=False, tta=None):
-        if tta not in (None, "flip"):
-            raise ConfigError(f"--tta: flip (or none), got {tta!r}")
+        if tta not in (None, "flip", "five_crop"):
+            raise ConfigError(f"--tta: flip or five_crop, got {tta!r}")
         self.tta = tta
         if on_bad_image not in ("error", "skip"):
             raise ConfigError(f"--on-bad-image: error or skip, got {on_bad_image!r}")
@@ -53,7 +53,11 @@ class BundlePredictor:
             raise ConfigError(f"--batch-size: at least 1, got {batch_size}")
         self.bundle = read_bundle(model_dir)
         self.paths = image_paths(images)
-        self.transform = build_transforms(self.bundle.transform_ops, f"{model_dir}/inference.yml PreProcess")
+        where = f"{model_dir}/inference.yml PreProcess"
+        self.transform = build_transforms(self.bundle.transform_ops, where)
+        # the views of each image: itself, or its crops at the centre and the four corners
+        self.views = [build_transforms(ops, where) for ops in five_crop_ops(self.bundle.transform_ops, where)] \
+            if tta == "five_crop" else [self.transform]
         self.run = make_backend(self.bundle.prefix, backend, precision, device, threads, tensorrt)
         self.batch_size, self.topk = int(batch_size), int(topk or self.bundle.topk)
         self.on_bad_image, self.progress, self.threads = on_bad_image, progress, threads or os.cpu_count() or 1
@@ -61,7 +65,7 @@ class BundlePredictor:
 
     def _load(self, path):
         try:
-            return read_and_transform(path, self.transform), None
+            return [read_and_transform(path, view) for view in self.views], None
         except ImageDecodeError as exc:
             if self.on_bad_image == "skip":
                 return None, str(exc)
@@ -87,14 +91,15 @@ class BundlePredictor:
                     if reason is not None:
                         skipped.append((path, reason))
                         continue
-                    if arrays and array.shape != arrays[0].shape:
-                        failure = DataError(f"{path}: preprocessed to shape {list(array.shape)} but {kept[0]} to "
-                                            f"{list(arrays[0].shape)}; the bundle's PreProcess must give one size")
+                    if arrays and array[0].shape != arrays[0][0].shape:
+                        failure = DataError(f"{path}: preprocessed to shape {list(array[0].shape)} but {kept[0]} "
+                                            f"to {list(arrays[0][0].shape)}; the bundle's PreProcess must give one "
+                                            "size")
                         break
                     kept.append(path)
                     arrays.append(array)
                 if arrays:
-                    yield from self._records(kept, np.stack(arrays))
+                    yield from self._records(kept, [np.stack([a[v] for a in arrays]) for v in range(len(self.views))])
                 for path, reason in skipped:
                     self.skipped.append((path, reason))
                     yield {"file": path, "error": reason}
@@ -108,10 +113,11 @@ class BundlePredictor:
                                      ("\n" if done == len(self.paths) else ""))
                     sys.stderr.flush()
 
-    def _records(self, paths, batch):
-        out = self.run(batch).astype("float32")
-        if self.tta == "flip":  # the mirror images too; the mean of the logits (or probabilities)
-            out = (out + self.run(np.ascontiguousarray(batch[..., ::-1])).astype("float32")) / 2
+    def _records(self, paths, views):
+        # the mean output (logits, or probabilities) over the views, and over the mirror images with flip
+        out = np.mean([self.run(batch).astype("float32") for batch in views], axis=0)
+        if self.tta == "flip":
+            out = (out + self.run(np.ascontiguousarray(views[0][..., ::-1])).astype("float32")) / 2
         probs = out if self.bundle.output == "probabilities" else _softmax(out / self.bundle.temperature)
         k = min(self.topk, probs.shape[-1])
         ids = np.argsort(-probs, axis=-1, kind="stable")[:, :k]

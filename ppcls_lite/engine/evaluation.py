@@ -11,7 +11,8 @@ from ..errors import ConfigError, DataError
 from .distributed import init_parallel_if_needed
 from .amp import resolve_amp
 from .calibration import save_temperature
-from .evaluator import Scorer, evaluate
+from ..data.transforms import five_crop_ops
+from .evaluator import MultiViewLoader, Scorer, evaluate
 from .report import build_report, fit_temperature, write_report
 from .logger import setup_logger
 from .output_dir import prepare_output_dir
@@ -61,13 +62,20 @@ def _run(config, trained, progress, calibrate=None, tta=None):
     world_size, rank = init_parallel_if_needed()
     prepare_output_dir(g["output_dir"], "--output-dir" if trained else "Global.output_dir")
     logger = setup_logger(g["output_dir"], rank, filename="eval.log")
-    loader = build_dataloader(config["DataLoader"]["Eval"], "Eval", seed=int(g.get("seed") or 0),
-                              num_replicas=world_size, rank=rank, lockstep=False)  # gathered once at the end
+    eval_sections = [config["DataLoader"]["Eval"]]
+    if tta == "five_crop":  # one loader per crop position, in the same order
+        ds = eval_sections[0]["dataset"]
+        eval_sections = [dict(eval_sections[0], dataset=dict(ds, transform_ops=ops))
+                         for ops in five_crop_ops(ds.get("transform_ops"), "DataLoader.Eval.dataset.transform_ops")]
+    loaders = [build_dataloader(section, "Eval", seed=int(g.get("seed") or 0), num_replicas=world_size,
+                                rank=rank, lockstep=False) for section in eval_sections]  # gathered at the end
+    loader = loaders[0] if len(loaders) == 1 else MultiViewLoader(loaders)
     dataset = loader.dataset
     if trained is not None:
         logger.info("preprocessing: %s", trained.preprocessing)
         if trained.class_names is not None:
-            relabel_by_names(dataset, trained.class_names, f"{trained.weights} (its label list)")
+            for view in loaders:
+                relabel_by_names(view.dataset, trained.class_names, f"{trained.weights} (its label list)")
         model = trained.build()
     else:
         model = load_for_use(config["Arch"], g["pretrained_model"])

@@ -165,7 +165,26 @@ def _progress(done, total, start, stream):
     stream.flush()
 
 
+class MultiViewLoader:
+    """Batches of several views of the same samples, one loader per view in the same (unshuffled) order:
+    (list of view batches, labels, sample indices) -- five-crop test-time augmentation."""
+
+    def __init__(self, loaders):
+        self.loaders, self.dataset = list(loaders), loaders[0].dataset
+
+    def __len__(self):
+        return len(self.loaders[0])
+
+    def __iter__(self):
+        for batches in zip(*self.loaders):
+            if any(not np.array_equal(np.asarray(b[2]), np.asarray(batches[0][2])) for b in batches):
+                raise RuntimeError("the views' loaders disagree on the sample order")
+            yield [b[0] for b in batches], batches[0][1], batches[0][2]
+
+
 def _forward(model, images, tta):
+    if isinstance(images, list):  # several views (five_crop): the mean of their logits
+        return paddle.stack([_forward(model, view, None) for view in images]).mean(0)
     logits = model(model_input(images, model))
     if isinstance(logits, (list, tuple)):
         logits = paddle.stack([h.astype("float32") for h in logits]).mean(0)
@@ -186,10 +205,11 @@ def evaluate(model, loader, num_classes, class_names=None, progress=False, score
     DistributedBatchSampler adds never counts and every rank reports the same. `keep_logits` also keeps every
     sample's logits in `samples` (what temperature scaling is fitted on); `keep_probs=K` the softmax
     probabilities of the first K classes (the dashboard's PR / ROC curves). `tta="flip"`: test-time
-    augmentation, each image scored by the mean logits of it and its horizontal mirror.
+    augmentation, each image scored by the mean logits of it and its horizontal mirror; a MultiViewLoader
+    (five_crop) gives several views of each image, whose logits are averaged.
     """
-    if tta not in (None, "flip"):
-        raise ConfigError(f"--tta: flip (or none), got {tta!r}")
+    if tta not in (None, "flip", "five_crop"):
+        raise ConfigError(f"--tta: flip or five_crop, got {tta!r}")
     scorer = scorer or Scorer.default()
     was_training = model.training
     model.eval()

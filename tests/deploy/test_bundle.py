@@ -140,7 +140,10 @@ def test_mistakes_are_one_line(trained, tmp_path, monkeypatch):
     for args, message in [(["--model-dir", str(tmp_path)], "inference.yml: not found"),
                           (["--model-dir", folder, "--precision", "int8"], "--precision int8: Paddle Inference on "
                                                                             "CPU runs fp32 or bf16"),
-                          (["--model-dir", folder, "--device", "gpu"], "--device gpu: this Paddle is a CPU build")]:
+                          (["--model-dir", folder, "--device", "gpu"], "--device gpu: this Paddle is a CPU build"),
+                          (["--model-dir", folder, "--tta", "five_crop"], "--tta five_crop: "
+                                                                           f"{folder}/inference.yml PreProcess needs "
+                                                                           "one CropImage to move")]:
         proc = _tool("predict.py", *args, "--images", VAL)
         errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
         assert proc.returncode == 2 and len(errors) == 1 and message in errors[0], proc.stderr[-1000:]
