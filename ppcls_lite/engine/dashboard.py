@@ -89,7 +89,8 @@ def log_evaluation(vdl, result, step, paths=None, curves=10, histograms=False, m
     if not vdl.enabled or not curves:
         return
     writer = vdl.writer
-    samples, names = result.samples, result.class_names or [str(i) for i in range(len(result.confusion))]
+    samples, names = result.samples, list(result.class_names or [])
+    names += [str(i) for i in range(len(names), len(result.confusion))]  # a head wider than the data's classes
     probs = samples.get("probs")
     if probs is not None and len(probs):
         for c in range(probs.shape[1]):

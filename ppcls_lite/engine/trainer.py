@@ -362,7 +362,8 @@ class Trainer:
         """Evaluate the model (and EMA weights) on the Eval loader; log and return the main result."""
         skipped_before = self.eval_loader.num_skipped
         g = self.cfg["Global"]
-        curves = int(g["visualdl_curves"]) if self.vdl.enabled else 0
+        # from the config, not vdl.enabled (rank 0 only): every rank must gather the same per-sample figures
+        curves = int(g["visualdl_curves"]) if g["use_visualdl"] else 0
         result = evaluate(self.model, self.eval_loader, self.class_num, self.class_names, scorer=self.scorer,
                           keep_probs=curves)
         self._log_skipped(self.eval_loader, f"[Eval][Epoch {epoch}]", skipped_before)
