@@ -136,7 +136,8 @@ def confident_mistakes(confidences, predictions, labels, n=20):
 def build_report(result, paths=None, temperature=None, bins=15, top_confused=10, top_mistakes=20,
                  objective="ece"):
     """The report dict of an EvalResult that kept its per-sample figures (`paths`: sample index -> file)."""
-    names = result.class_names or [str(i) for i in range(len(result.confusion))]
+    names = list(result.class_names or [])
+    names += [str(i) for i in range(len(names), len(result.confusion))]
     scores = per_class_scores(result.confusion)
     samples = result.samples or {}
     report = {
