@@ -122,12 +122,22 @@ def export_config(config, overrides=(), softmax=False, use_ema=False, formats=("
     from .config import load_config
     from .deploy.bundle import write_bundle
     from .engine.output_dir import prepare_output_dir
-    from .engine.calibration import load_temperature
+    from .engine.calibration import calibration_path, load_temperature
     from .engine.trained_model import WEIGHT_PATHS, image_shape_of, load_for_use, read_model_info
 
     if not isinstance(config, dict):
         config = load_config(config, overrides, check_paths=WEIGHT_PATHS)
     g = config["Global"]
+    # every refusal before anything is written: no folder left with a model but no inference.yml
+    if int8_calib and "onnx" not in formats:
+        raise ConfigError("--int8-calib: int8 is an onnxruntime model here; add --format onnx")
+    if int8_calib and int(calib_num) < 1:
+        raise ConfigError(f"--calib-num: at least 1, got {calib_num}")
+    temperature = load_temperature(g["pretrained_model"])
+    if temperature != 1.0 and (softmax or use_ema):
+        flag = "--softmax" if softmax else "--ema"
+        raise ConfigError(f"{flag}: {calibration_path(g['pretrained_model'])} calibrates the trained weights' "
+                          f"logits; export without {flag}, or move that file aside")
     prepare_output_dir(g["save_inference_dir"], "Global.save_inference_dir")
     model = load_for_use(config["Arch"], g["pretrained_model"])
     if use_ema:
@@ -138,9 +148,7 @@ def export_config(config, overrides=(), softmax=False, use_ema=False, formats=("
     info = read_model_info(g["pretrained_model"]) or {}
     ops, labels, topk = _bundle_contents(config, info)
     write_bundle(g["save_inference_dir"], config["Arch"]["name"], ops, labels, topk, image_shape, softmax,
-                 temperature=load_temperature(g["pretrained_model"]))
-    if int8_calib and "onnx" not in formats:
-        raise ConfigError("--int8-calib: int8 is an onnxruntime model here; add --format onnx")
+                 temperature=temperature)
     if "onnx" in formats:
         from .deploy.onnx_export import quantize_int8, to_onnx
 
@@ -157,8 +165,6 @@ def _calibration_batches(folder, images, count, batch_size=8):
     from .deploy.bundle import read_bundle
     from .deploy.predict import image_paths
 
-    if int(count) < 1:
-        raise ConfigError(f"--calib-num: at least 1, got {count}")
     paths = image_paths(images)
     picked = [paths[i * len(paths) // min(count, len(paths))] for i in range(min(count, len(paths)))]
     transform = build_transforms(read_bundle(folder).transform_ops, "inference.yml PreProcess")

@@ -90,6 +90,8 @@ def main(argv=None):
             f"Data check of {args.data}"
     else:
         raise ConfigError("give -c CONFIG or --data DIR")
+    if args.threads < 0:
+        raise ConfigError(f"--threads: 0 (all cores) or more, got {args.threads}")
     if args.max_distance < 0 or args.max_distance > 15:
         raise ConfigError(f"--max-distance: 0 to 15 bits, got {args.max_distance}")
 

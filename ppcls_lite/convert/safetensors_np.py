@@ -33,19 +33,21 @@ def read_safetensors(path):
     tensors = {}
     for name, entry in header.items():
         try:
-            dtype, shape, (begin, end) = entry["dtype"], [int(d) for d in entry["shape"]], entry["data_offsets"]
-        except (KeyError, TypeError, ValueError):
+            dtype, shape, (begin, end) = entry["dtype"], list(entry["shape"]), entry["data_offsets"]
+            if not all(isinstance(v, int) and v >= 0 for v in shape + [begin, end]):
+                raise ValueError
+        except (KeyError, TypeError, ValueError, AttributeError):
             raise WeightsError(f"{path}: tensor {name!r} has a malformed header entry") from None
         if not 0 <= begin <= end <= len(data):
             raise WeightsError(f"{path}: tensor {name!r} lies outside the file (truncated?)")
         raw = data[begin:end]
-        if dtype == "BF16":
-            array = (np.frombuffer(raw, "<u2").astype(np.uint32) << 16).view(np.float32)
-        elif dtype in _DTYPES:
-            array = np.frombuffer(raw, _DTYPES[dtype])
-        else:
+        if dtype not in _DTYPES and dtype != "BF16":
             raise WeightsError(f"{path}: tensor {name!r} has dtype {dtype}, which ppcls_lite does not read")
-        if array.size != int(np.prod(shape)):
-            raise WeightsError(f"{path}: tensor {name!r} holds {array.size} values for shape {shape}")
+        item = np.dtype("<u2" if dtype == "BF16" else _DTYPES[dtype])
+        if len(raw) != int(np.prod(shape, dtype=np.int64)) * item.itemsize:
+            raise WeightsError(f"{path}: tensor {name!r} holds {len(raw)} bytes for shape {shape} of {dtype}")
+        array = np.frombuffer(raw, item)
+        if dtype == "BF16":
+            array = (array.astype(np.uint32) << 16).view(np.float32)
         tensors[name] = array.reshape(shape).astype(np.float32 if array.dtype.kind == "f" else array.dtype)
     return tensors, metadata

@@ -31,9 +31,14 @@ def read_timm_state(path, use_ema=False):
     if not os.path.isfile(path):
         raise WeightsError(f"--src: no such file: {path}")
     if path.endswith(".safetensors"):
+        if use_ema:
+            raise ConfigError(f"--use-ema: {path} is a .safetensors file, which holds one set of weights")
         state, _ = read_safetensors(path)
     elif path.endswith((".pth", ".pt", ".bin", ".tar")):
         state = read_torch_file(path)
+        if use_ema and not (isinstance(state, dict) and isinstance(state.get("state_dict_ema"), dict)):
+            raise WeightsError(f"--use-ema: {path} holds no state_dict_ema (a timm training checkpoint of a run "
+                               "with --model-ema has one)")
         if isinstance(state, dict):
             for key in _WRAPPERS if use_ema else _WRAPPERS[1:]:
                 if isinstance(state.get(key), dict):

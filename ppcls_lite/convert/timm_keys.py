@@ -5,6 +5,8 @@ index and attention masks, BatchNorm's num_batches_tracked); a key no rule knows
 """
 import re
 
+from ..errors import ConfigError
+
 from ..arch.convnext import ConvNeXt
 from ..arch.res2net import Res2Net
 from ..arch.resnet import ResNet
@@ -161,4 +163,5 @@ def timm_rule(model, timm_keys):
         return _VIT
     if isinstance(model, ConvNeXt):
         return _CONVNEXT
-    raise ValueError(f"{type(model).__name__}: no timm conversion for this family")
+    raise ConfigError(f"--model: {type(model).__name__} has no timm conversion (ResNet, ResNeXt, Res2Net, Swin, "
+                      "ViT / DeiT and ConvNeXt have)")

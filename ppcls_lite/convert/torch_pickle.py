@@ -1,8 +1,10 @@
 """Reading PyTorch `.pth` / `.bin` files (torch.save's zip format) without torch and without running code: the
 pickle inside may name only tensor rebuilding, storage types and plain containers, each mapped to numpy here."""
 import collections
+import os
 import pickle
 import zipfile
+import zlib
 
 import numpy as np
 
@@ -26,7 +28,11 @@ class _Namespace:
 def _tensor(storage, offset, size, stride, *_):
     array, bf16 = storage
     itemsize = array.dtype.itemsize
-    if len(size) and (offset + sum((n - 1) * s for n, s in zip(size, stride)) >= len(array)):
+    size, stride, offset = tuple(int(n) for n in size), tuple(int(s) for s in stride), int(offset)
+    # a crafted file must not make as_strided read outside the storage: non-negative numbers, last element inside
+    if offset < 0 or len(size) != len(stride) or any(n < 0 for n in size) or any(s < 0 for s in stride):
+        raise pickle.UnpicklingError("a tensor has a negative offset, size or stride")
+    if 0 not in size and offset + sum((n - 1) * s for n, s in zip(size, stride)) >= len(array):
         raise pickle.UnpicklingError("a tensor lies outside its storage")
     view = np.lib.stride_tricks.as_strided(array[offset:], shape=tuple(size),
                                            strides=tuple(s * itemsize for s in stride)).copy()
@@ -70,10 +76,16 @@ class _TorchUnpickler(pickle.Unpickler):
 
 def read_torch_file(path):
     """The object torch.save wrote (tensors as numpy arrays), read without torch."""
+    if not os.path.isfile(path):
+        raise WeightsError(f"{path}: no such file")
     if not zipfile.is_zipfile(path):
         raise WeightsError(f"{path}: not a PyTorch zip checkpoint (torch.save of torch >= 1.6); re-save it with "
                            "a current torch, or use its .safetensors")
-    with zipfile.ZipFile(path) as archive:
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise WeightsError(f"{path}: cannot read it: {exc}") from None
+    with archive:
         pickles = [n for n in archive.namelist() if n.endswith("/data.pkl")]
         if len(pickles) != 1:
             raise WeightsError(f"{path}: expected one data.pkl in the archive, found {len(pickles)}")
@@ -81,5 +93,6 @@ def read_torch_file(path):
         try:
             with archive.open(pickles[0]) as f:
                 return _TorchUnpickler(f, archive, prefix).load()
-        except (pickle.UnpicklingError, KeyError, ValueError, EOFError, TypeError) as exc:
+        except (pickle.UnpicklingError, KeyError, ValueError, EOFError, TypeError, AttributeError, IndexError,
+                zipfile.BadZipFile, zlib.error) as exc:
             raise WeightsError(f"{path}: cannot read it safely: {exc}") from None

@@ -26,6 +26,17 @@ def _op_name(op):
     return next(iter(op)) if isinstance(op, dict) and op else op
 
 
+def decode_settings(ops):
+    """The DecodeImage parameters of `ops` that differ from PaddleClas's deploy decoding (RGB, 3 channels)."""
+    for op in ops or []:
+        if _op_name(op) == "DecodeImage" and isinstance(op, dict):
+            params = dict(op["DecodeImage"] or {})
+            return {k: v for k, v in params.items()
+                    if (k, v) not in (("to_rgb", True), ("channel_first", False), ("channels", 3), ("to_np", True),
+                                      ("draft", True))}
+    return {}
+
+
 def bundle_transform_ops(ops, channels=3):
     """PaddleClas's PreProcess list from transform ops: no DecodeImage, NormalizeImage's scale as a float and its
     channel_num set, ToCHWImage last."""
@@ -51,8 +62,10 @@ def bundle_transform_ops(ops, channels=3):
 def write_bundle(folder, model_name, transform_ops, label_list, topk=5, image_shape=None, softmax=False,
                  temperature=1.0):
     """Write folder/inference.yml (see the module docstring); returns its path. Beside PaddleClas's keys,
-    Global.image_shape, Global.output (logits, or probabilities for an export with softmax) and
-    Global.temperature (scores are softmax(logits / T); from tools/eval.py --calibrate) are ours."""
+    Global.image_shape, Global.output (logits, or probabilities for an export with softmax),
+    Global.temperature (scores are softmax(logits / T); from tools/eval.py --calibrate) and Global.decode
+    (DecodeImage settings other than RGB / 3 channels: BGR or one-channel models) are ours."""
+    decode = decode_settings(transform_ops)
     cfg = {"Global": {"model_name": str(model_name), "output": "probabilities" if softmax else "logits"},
            "PreProcess": {"transform_ops": bundle_transform_ops(transform_ops)},
            # main_indicator: which output PaddleClas's deploy/python predictor returns (it needs the key)
@@ -60,6 +73,8 @@ def write_bundle(folder, model_name, transform_ops, label_list, topk=5, image_sh
                            "Topk": {"topk": int(topk), "label_list": [str(n) for n in label_list]}}}
     if image_shape:
         cfg["Global"]["image_shape"] = [int(v) for v in image_shape]
+    if decode:  # ours: PaddleClas's deploy predictor always decodes RGB with 3 channels
+        cfg["Global"]["decode"] = decode
     if float(temperature) != 1.0:
         if softmax:
             raise ConfigError("--softmax: the weights carry a calibration temperature, which needs the logits; "
@@ -118,7 +133,8 @@ def read_bundle(folder):
         temperature = float(glob.get("temperature", 1.0))
         if not temperature > 0:
             raise ValueError(f"Global.temperature: must be positive, got {temperature}")
-        return Bundle(folder, str(glob.get("model_name", "")), [_DECODE] + list(ops), list(labels or []),
+        decode = {"DecodeImage": dict(_DECODE["DecodeImage"], **(glob.get("decode") or {}))}
+        return Bundle(folder, str(glob.get("model_name", "")), [decode] + list(ops), list(labels or []),
                       int(topk_cfg.get("topk", 5)), glob.get("image_shape"), output, temperature)
     except (KeyError, TypeError, AttributeError, ValueError) as exc:
         raise WeightsError(f"{path}: not a PaddleClas inference config ({type(exc).__name__}: {exc})") from None

@@ -51,6 +51,10 @@ class BundlePredictor:
             raise ConfigError(f"--on-bad-image: error or skip, got {on_bad_image!r}")
         if int(batch_size) < 1:
             raise ConfigError(f"--batch-size: at least 1, got {batch_size}")
+        if topk is not None and int(topk) < 1:
+            raise ConfigError(f"--topk: at least 1, got {topk}")
+        if int(threads) < 0:
+            raise ConfigError(f"--threads: 0 (all cores) or more, got {threads}")
         self.bundle = read_bundle(model_dir)
         self.paths = image_paths(images)
         where = f"{model_dir}/inference.yml PreProcess"

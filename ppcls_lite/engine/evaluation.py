@@ -10,7 +10,7 @@ from ..data import build_dataloader, relabel_by_names
 from ..errors import ConfigError, DataError
 from .distributed import init_parallel_if_needed
 from .amp import resolve_amp
-from .calibration import save_temperature
+from .calibration import check_writable, save_temperature
 from ..data.transforms import five_crop_ops
 from .evaluator import MultiViewLoader, Scorer, evaluate
 from .report import build_report, fit_temperature, write_report
@@ -89,6 +89,8 @@ def _run(config, trained, progress, calibrate=None, tta=None):
     scorer = Scorer.from_config(config, amp) if trained is None else Scorer.default()
     if calibrate not in (None, "ece", "nll"):
         raise ConfigError(f"--calibrate: ece or nll (the objective), got {calibrate!r}")
+    if calibrate:
+        check_writable(g["pretrained_model"], "--weights" if trained else "Global.pretrained_model")
     result = evaluate(model, loader, class_num, names, progress=progress, scorer=scorer,
                       keep_logits=bool(calibrate), tta=tta)
     logger.info("[Eval][Avg]%s", result.summary())
@@ -105,8 +107,9 @@ def _run(config, trained, progress, calibrate=None, tta=None):
             cal = result.report["calibration"]
             path = save_temperature(g["pretrained_model"], temperature, objective=calibrate, ece_before=cal["ece"],
                                     ece_after=cal["ece_after"], ece_after_cross_fitted=cal["ece_after_cross_fitted"],
-                                    fitted_on=dataset.source, samples=result.num_samples)
-            logger.info("temperature %.4f (%s): expected calibration error %.5f -> %.5f (cross-fitted %.5f); "
+                                    fitted_on=dataset.source, samples=result.num_samples, tta=tta)
+            logger.info("temperature %.4f (%s): expected calibration error %.5f -> %.5f (cross-fitted %s); "
                         "recorded in %s", temperature, calibrate, cal["ece"], cal["ece_after"],
-                        cal["ece_after_cross_fitted"], path)
+                        "n/a" if cal["ece_after_cross_fitted"] is None else f"{cal['ece_after_cross_fitted']:.5f}",
+                        path)
     return result

@@ -171,6 +171,10 @@ def build_report(result, paths=None, temperature=None, bins=15, top_confused=10,
     return report
 
 
+def _figure(value):
+    return "n/a" if value is None else f"{value:.4f}"
+
+
 def _markdown(report):
     lines = [f"# Evaluation report ({report['num_samples']} samples)", ""]
     figures = {**report["metrics"], **report["losses"]}
@@ -191,7 +195,8 @@ def _markdown(report):
         if "temperature" in cal:
             line += (f"; after temperature scaling (T = {cal['temperature']:.4f}, fitted on this set by "
                      f"{cal['objective']}): {cal['ece_after']:.4f} (fitted on half, scored on the other half: "
-                     f"{cal['ece_after_cross_fitted']:.4f}); NLL {cal['nll_before']:.4f} -> {cal['nll_after']:.4f}")
+                     f"{_figure(cal['ece_after_cross_fitted'])}); NLL {cal['nll_before']:.4f} -> "
+                     f"{cal['nll_after']:.4f}")
         lines += ["", line]
     if report.get("confident_mistakes"):
         lines += ["", "Most confidently wrong:", ""]

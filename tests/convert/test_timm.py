@@ -209,3 +209,29 @@ def test_mistakes_are_one_line_exit_2(tmp_path, args, message):
     assert len(errors) == 1 and re.search(message, errors[0]), proc.stderr
     assert "Traceback" not in proc.stderr
     assert not os.path.exists(tmp_path / "x.pdparams")
+
+
+def test_crafted_or_damaged_files_are_refused_by_name(tmp_path):
+    # a hand-written pickle: a tensor of 20 floats at offset -10 of a 4-float storage, which must not read
+    # memory outside the storage
+    path = str(tmp_path / "crafted.pth")
+    payload = (b"\x80\x02}q\x00X\x01\x00\x00\x00wq\x01ctorch._utils\n_rebuild_tensor_v2\nq\x02("
+               b"(X\x07\x00\x00\x00storageq\x03ctorch\nFloatStorage\nq\x04X\x01\x00\x00\x000q\x05X\x03\x00\x00\x00"
+               b"cpuq\x06K\x04tq\x07QJ\xf6\xff\xff\xffK\x14\x85q\x08K\x01\x85q\tI00\n"
+               b"ccollections\nOrderedDict\nq\n)Rq\x0btq\x0cRq\rs.")
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("archive/data.pkl", payload)
+        archive.writestr("archive/data/0", np.zeros(4, "<f4").tobytes())
+    with pytest.raises(WeightsError, match=r"crafted\.pth: cannot read it safely: a tensor has a negative offset"):
+        read_torch_file(path)
+    damaged = tmp_path / "damaged.pth"
+    raw = bytearray(open(os.path.join(FIXTURES, "resnet_d.pth"), "rb").read())
+    middle = len(raw) // 2
+    raw[middle:middle + 64] = bytes(64)  # inside a stored tensor: its CRC no longer matches
+    damaged.write_bytes(bytes(raw))
+    with pytest.raises(WeightsError, match=r"damaged\.pth: cannot read it"):
+        read_torch_file(str(damaged))
+    bad = str(tmp_path / "odd.safetensors")
+    _write_safetensors(bad, {"w": ("F32", [2], b"\0" * 6)})
+    with pytest.raises(WeightsError, match=r"odd\.safetensors: tensor 'w' holds 6 bytes for shape \[2\] of F32"):
+        read_safetensors(bad)

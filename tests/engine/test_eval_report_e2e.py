@@ -2,10 +2,12 @@
 to the log, the fitted temperature recorded beside the weights, and infer, export and predict scoring with it."""
 import json
 import os
+import shutil
 import subprocess
 import sys
 
 import numpy as np
+import paddle
 import pytest
 import yaml
 
@@ -78,3 +80,23 @@ def test_infer_export_and_predict_score_with_the_temperature(trained):
         np.testing.assert_allclose(record["scores"], row[record["class_ids"]], atol=2e-6)
     for row, record in zip(expected, ppcls_lite.predict(weights, files, topk=3)):  # dygraph infer too
         np.testing.assert_allclose(record["scores"], row[record["class_ids"]], atol=1e-4)
+
+
+def test_a_calibration_of_other_weights_is_refused(trained, tmp_path):
+    tmp, cfg, weights = trained
+    copy_prefix = str(tmp_path / "copy")
+    for ext in (".pdparams", ".pdstates"):
+        shutil.copy(weights + ext, copy_prefix + ext)
+    assert _tool("eval.py", "-c", cfg, "-o", f"Global.pretrained_model={copy_prefix}",
+                 "-o", f"Global.output_dir={tmp_path / 'eval'}", "--calibrate").returncode == 0
+    state = paddle.load(copy_prefix + ".pdparams")  # the same name, other weights (trained again, say)
+    state["fc.bias"] = state["fc.bias"] + 1.0
+    paddle.save(state, copy_prefix + ".pdparams")
+    images = os.path.join(DATA, "val", "cat")
+    proc = _tool("infer.py", "--weights", copy_prefix, "--images", images)
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert proc.returncode == 2 and len(errors) == 1 and "fitted on other weights" in errors[0], proc.stderr[-800:]
+    proc = _tool("eval.py", "-c", cfg, "-o", "Global.pretrained_model=https://example.invalid/w.pdparams",
+                 "-o", f"Global.output_dir={tmp_path / 'eval2'}", "--calibrate")
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert proc.returncode == 2 and len(errors) == 1, proc.stderr[-800:]
