@@ -175,7 +175,7 @@ def _figure(value):
     return "n/a" if value is None else f"{value:.4f}"
 
 
-def _markdown(report):
+def _markdown(report, stem="eval"):
     lines = [f"# Evaluation report ({report['num_samples']} samples)", ""]
     figures = {**report["metrics"], **report["losses"]}
     lines += [", ".join(f"{k}: {v:.4f}" for k, v in figures.items()), ""]
@@ -197,7 +197,7 @@ def _markdown(report):
                      f"{cal['objective']}): {cal['ece_after']:.4f} (fitted on half, scored on the other half: "
                      f"{_figure(cal['ece_after_cross_fitted'])}); NLL {cal['nll_before']:.4f} -> "
                      f"{cal['nll_after']:.4f}")
-        lines += ["", line]
+        lines += ["", line, "", f"![reliability diagram]({stem}_reliability.png)"]
     if report.get("confident_mistakes"):
         lines += ["", "Most confidently wrong:", ""]
         lines += [f"- {r['file']}: {r['true']} predicted {r['predicted']} ({r['confidence']:.3f})"
@@ -205,8 +205,32 @@ def _markdown(report):
     return "\n".join(lines) + "\n"
 
 
+def reliability_diagram(calibration, size=360):
+    """The reliability diagram of a report's calibration: per confidence bin, a bar of its accuracy (blue) and a
+    marker at its mean confidence (red), over the diagonal of perfect calibration; an HWC uint8 image."""
+    from PIL import Image, ImageDraw
+
+    margin, inner = 36, size - 48
+    img = Image.new("RGB", (size, size), "white")
+    draw = ImageDraw.Draw(img)
+    x0, y0 = margin, size - 12  # the plot's origin (bottom left)
+    draw.rectangle([x0, y0 - inner, x0 + inner, y0], outline=(0, 0, 0))
+    draw.line([x0, y0, x0 + inner, y0 - inner], fill=(160, 160, 160))
+    for b in calibration["reliability"]:
+        if not b["count"]:
+            continue
+        left, right = x0 + b["low"] * inner, x0 + b["high"] * inner
+        draw.rectangle([left + 1, y0 - b["accuracy"] * inner, right - 1, y0], fill=(90, 120, 220))
+        y = y0 - b["confidence"] * inner
+        draw.line([left + 1, y, right - 1, y], fill=(220, 40, 40), width=2)
+    draw.text((4, 4), f"ECE {calibration['ece']:.4f}", fill=(0, 0, 0))
+    draw.text((x0 + inner // 2 - 30, y0 - inner - 14), "accuracy per confidence bin", fill=(0, 0, 0))
+    return np.asarray(img)
+
+
 def write_report(directory, report, stem="eval"):
-    """<stem>_report.json, <stem>_report.csv (per class) and <stem>_report.md; returns their paths."""
+    """<stem>_report.json, <stem>_report.csv (per class), <stem>_report.md and, with calibration figures,
+    <stem>_reliability.png; returns their paths."""
     os.makedirs(directory, exist_ok=True)
     paths = [os.path.join(directory, f"{stem}_report.{ext}") for ext in ("json", "csv", "md")]
     with open(paths[0], "w", encoding="utf-8") as f:
@@ -218,5 +242,10 @@ def write_report(directory, report, stem="eval"):
             w.writerow([r["class_id"], r["class_name"], f"{r['precision']:.6f}", f"{r['recall']:.6f}",
                         f"{r['f1']:.6f}", r["support"]])
     with open(paths[2], "w", encoding="utf-8") as f:
-        f.write(_markdown(report))
+        f.write(_markdown(report, stem))
+    if report.get("calibration"):
+        from PIL import Image
+
+        paths.append(os.path.join(directory, f"{stem}_reliability.png"))
+        Image.fromarray(reliability_diagram(report["calibration"])).save(paths[-1])
     return paths

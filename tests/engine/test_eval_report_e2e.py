@@ -49,6 +49,10 @@ def test_report_files_and_calibration(trained):
     assert [m["confidence"] for m in mistakes] == sorted((m["confidence"] for m in mistakes), reverse=True)
     md = open(tmp / "eval" / "eval_report.md").read()
     assert "| macro |" in md and "Expected calibration error" in md and "after temperature scaling" in md
+    assert "![reliability diagram](eval_reliability.png)" in md
+    from PIL import Image
+    diagram = np.asarray(Image.open(tmp / "eval" / "eval_reliability.png"))
+    assert diagram.shape == (360, 360, 3) and (diagram[..., 2] > 200).any() and diagram.std() > 10
     header = open(tmp / "eval" / "eval_report.csv").readline().strip()
     assert header == "class_id,class_name,precision,recall,f1,support"
     recorded = json.load(open(weights + ".calibration.json"))
