@@ -5,7 +5,7 @@ from . import user_errors_exit
 
 USAGE = """Predict with an exported model folder (tools/export_model.py writes it, with its inference.yml).
 
-    ppcls-predict --model-dir output/inference --images photos/            # Paddle Inference, oneDNN fp32
+    ppcls-predict --model-dir output/inference --images photos/            # onnxruntime if exported, else Paddle
     ppcls-predict --model-dir output/inference --images list.txt --precision bf16
     ppcls-predict --model-dir output/inference --images a.jpg --backend onnxruntime [--precision int8]
 
@@ -25,7 +25,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=USAGE, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model-dir", required=True, help="the exported folder (inference.yml beside the model)")
     parser.add_argument("--images", required=True, nargs="+", help="image files, folders or .txt lists of paths")
-    parser.add_argument("--backend", choices=BACKENDS, default="paddle")
+    parser.add_argument("--backend", choices=BACKENDS, default="auto",
+                        help="auto (default): onnxruntime where the folder has inference.onnx (int8: "
+                             "inference_int8.onnx) and onnxruntime is installed, else paddle (also for bf16)")
     parser.add_argument("--precision", choices=PRECISIONS, default="fp32",
                         help="CPU: fp32, bf16 (paddle, on CPUs with AVX-512-BF16 / AMX), int8 (onnxruntime); "
                              "GPU: fp32, fp16")
@@ -48,6 +50,7 @@ def main(argv=None):
                                 topk=args.topk, on_bad_image=args.on_bad_image,
                                 progress=args.progress or sys.stderr.isatty(), tensorrt=args.tensorrt,
                                 tta=args.tta)
+    print(f"backend: {predictor.run.name} ({args.precision}, {args.device})", file=sys.stderr)
     for record in predictor:
         print(json.dumps(record, ensure_ascii=False), flush=True)
     if predictor.skipped:

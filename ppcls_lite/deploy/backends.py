@@ -7,7 +7,7 @@ import numpy as np
 
 from ..errors import ConfigError, WeightsError
 
-BACKENDS = ("paddle", "onnxruntime")
+BACKENDS = ("auto", "paddle", "onnxruntime")
 PRECISIONS = ("fp32", "bf16", "fp16", "int8")
 DEVICES = ("cpu", "gpu")
 
@@ -98,14 +98,32 @@ class OnnxBackend:
         return self.session.run(None, {self.input_name: np.ascontiguousarray(batch, dtype="float32")})[0]
 
 
+def choose_backend(prefix, precision="fp32", device="cpu", tensorrt=False):
+    """What `auto` runs: onnxruntime where the folder has the ONNX model of `precision` and onnxruntime is
+    installed (on this CPU its fp32 is 1.12x Paddle Inference's, logits within 1e-6: docs/deploy.md) and int8;
+    Paddle Inference for bf16 / fp16, TensorRT, or a folder without ONNX."""
+    import importlib.util
+
+    if precision in ("bf16", "fp16") or tensorrt:
+        return "paddle"
+    onnx = prefix + ("_int8.onnx" if precision == "int8" else ".onnx")
+    usable = os.path.isfile(onnx) and importlib.util.find_spec("onnxruntime") is not None
+    if precision == "int8" or (usable and device == "cpu"):
+        return "onnxruntime"
+    return "paddle"
+
+
 def make_backend(prefix, backend="paddle", precision="fp32", device="cpu", threads=0, tensorrt=False):
-    """The callable running prefix.* with `backend` at `precision` on `device`."""
+    """The callable running prefix.* with `backend` (auto: choose_backend) at `precision` on `device`."""
     for value, choices, key in ((backend, BACKENDS, "--backend"), (precision, PRECISIONS, "--precision"),
                                 (device, DEVICES, "--device")):
         if value not in choices:
             raise ConfigError(f"{key}: one of {', '.join(choices)}, got {value!r}")
+    if backend == "auto":
+        backend = choose_backend(prefix, precision, device, tensorrt)
     if tensorrt and (backend != "paddle" or device != "gpu"):
         raise ConfigError("--tensorrt: Paddle Inference on GPU only (--backend paddle --device gpu)")
-    if backend == "onnxruntime":
-        return OnnxBackend(prefix, precision, device, threads)
-    return PaddleBackend(prefix, precision, device, threads, tensorrt)
+    run = OnnxBackend(prefix, precision, device, threads) if backend == "onnxruntime" else \
+        PaddleBackend(prefix, precision, device, threads, tensorrt)
+    run.name = backend
+    return run

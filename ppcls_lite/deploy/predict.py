@@ -42,7 +42,7 @@ class BundlePredictor:
     with on_bad_image='skip', {'file', 'error'} (also kept in `skipped`). tta='flip' also runs each image's
     mirror image, tta='five_crop' its crops at the centre and the four corners, and averages the outputs."""
 
-    def __init__(self, model_dir, images, backend="paddle", precision="fp32", device="cpu", threads=0,
+    def __init__(self, model_dir, images, backend="auto", precision="fp32", device="cpu", threads=0,
                  batch_size=8, topk=None, on_bad_image="error", progress=False, tensorrt=False, tta=None):
         if tta not in (None, "flip", "five_crop"):
             raise ConfigError(f"--tta: flip or five_crop, got {tta!r}")

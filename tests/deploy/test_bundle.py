@@ -138,8 +138,8 @@ def test_a_bad_image_is_named_in_the_output(trained, tmp_path):
 def test_mistakes_are_one_line(trained, tmp_path, monkeypatch):
     _, _, folder = trained
     for args, message in [(["--model-dir", str(tmp_path)], "inference.yml: not found"),
-                          (["--model-dir", folder, "--precision", "int8"], "--precision int8: Paddle Inference on "
-                                                                            "CPU runs fp32 or bf16"),
+                          (["--model-dir", folder, "--backend", "paddle", "--precision", "int8"],
+                           "--precision int8: Paddle Inference on CPU runs fp32 or bf16"),
                           (["--model-dir", folder, "--device", "gpu"], "--device gpu: this Paddle is a CPU build"),
                           (["--model-dir", folder, "--tta", "five_crop"], "--tta five_crop: "
                                                                            f"{folder}/inference.yml PreProcess needs "
@@ -172,3 +172,21 @@ def test_flip_tta_scores_an_image_and_its_mirror_alike(trained, tmp_path):
                                                                       topk=10)]
     np.testing.assert_allclose(scores(originals, "flip"), scores(mirrored, "flip"), atol=1e-5)
     assert np.abs(np.array(scores(originals, None)) - np.array(scores(mirrored, None))).max() > 1e-4
+
+
+def test_auto_runs_onnxruntime_where_the_folder_has_it(trained, tmp_path):
+    from ppcls_lite.deploy.backends import choose_backend
+
+    _, _, folder = trained
+    prefix = os.path.join(folder, "inference")
+    assert choose_backend(prefix) == "onnxruntime" and choose_backend(prefix, "int8") == "onnxruntime"
+    assert choose_backend(prefix, "bf16") == "paddle"
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    for name in ("inference.json", "inference.pdiparams", "inference.yml"):
+        shutil.copy(os.path.join(folder, name), plain / name)
+    assert choose_backend(str(plain / "inference")) == "paddle"
+    proc = _tool("predict.py", "--model-dir", folder, "--images", os.path.join(VAL, "cat"))
+    assert proc.returncode == 0 and "backend: onnxruntime (fp32, cpu)" in proc.stderr
+    proc = _tool("predict.py", "--model-dir", str(plain), "--images", os.path.join(VAL, "cat"))
+    assert proc.returncode == 0 and "backend: paddle (fp32, cpu)" in proc.stderr
