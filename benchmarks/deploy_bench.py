@@ -62,7 +62,7 @@ def speed(args):
     quantize_int8(to_onnx(prefix), _calibration_batches(folder, SAMPLE, 32))
     x = np.random.default_rng(0).standard_normal((args.batch, 3, spec.input_size, spec.input_size)).astype("f4")
     print(f"{args.model}, batch {args.batch}, {args.threads} threads, median of {args.repeat} after 3 warmups")
-    print(f"| backend | precision | s / batch | img/s | vs Paddle fp32 | max abs diff / max abs logit |")
+    print("| backend | precision | s / batch | img/s | vs Paddle fp32 | max abs diff / max abs logit |")
     print("|---|---|---|---|---|---|")
     reference, base = None, None
     for backend, precision in _available(RUNS):

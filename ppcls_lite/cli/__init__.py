@@ -32,6 +32,18 @@ def require_config(args):
     return args.config
 
 
+def print_records(records, skipped, how):
+    """One JSON line per record on stdout, then the skipped images (`how`: the setting that skipped them) on
+    stderr."""
+    import json
+
+    for record in records:
+        print(json.dumps(record, ensure_ascii=False), flush=True)
+    if skipped:
+        print(f"skipped {len(skipped)} undecodable image(s){how}: " + "; ".join(reason for _, reason in skipped),
+              file=sys.stderr)
+
+
 def user_errors_exit(main):
     """Run `main`; a PpclsError (bad config, data or weights) becomes one line on stderr and exit code 2."""
 

@@ -1,5 +1,5 @@
 """ppcls-infer / tools/infer.py: top-k classes of images as JSON lines."""
-from . import add_quick_model_args, config_arg_parser, user_errors_exit
+from . import add_quick_model_args, config_arg_parser, print_records, user_errors_exit
 
 USAGE = """Predict top-k classes of an image or a folder of images, as JSON lines.
 
@@ -14,7 +14,6 @@ Quick mode uses a ppcls_lite checkpoint's own evaluation transforms and class na
 def main(argv=None):
     """Parse the arguments, print one JSON line per image; the exit code."""
     import argparse
-    import json
     import sys
 
     parser = config_arg_parser(USAGE)
@@ -42,9 +41,5 @@ def main(argv=None):
     else:
         raise ConfigError("give -c CONFIG, or --images and --weights (and --model for weights without a "
                           "checkpoint)")
-    for record in run:
-        print(json.dumps(record, ensure_ascii=False), flush=True)
-    if run.skipped:
-        print(f"skipped {len(run.skipped)} undecodable image(s) (on_bad_image: skip): "
-              + "; ".join(reason for _, reason in run.skipped), file=sys.stderr)
+    print_records(run, run.skipped, " (on_bad_image: skip)")
     return 0

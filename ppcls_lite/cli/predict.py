@@ -1,7 +1,7 @@
 """ppcls-predict / tools/predict.py: top-k classes of images from an exported folder alone, as JSON lines."""
 import argparse
 
-from . import user_errors_exit
+from . import print_records, user_errors_exit
 
 USAGE = """Predict with an exported model folder (tools/export_model.py writes it, with its inference.yml).
 
@@ -17,7 +17,6 @@ listed at the end (--on-bad-image skip)."""
 @user_errors_exit
 def main(argv=None):
     """Parse the arguments, print one JSON line per image; the exit code."""
-    import json
     import sys
 
     from ..deploy.backends import BACKENDS, DEVICES, PRECISIONS
@@ -51,9 +50,5 @@ def main(argv=None):
                                 progress=args.progress or sys.stderr.isatty(), tensorrt=args.tensorrt,
                                 tta=args.tta)
     print(f"backend: {predictor.run.name} ({args.precision}, {args.device})", file=sys.stderr)
-    for record in predictor:
-        print(json.dumps(record, ensure_ascii=False), flush=True)
-    if predictor.skipped:
-        print(f"skipped {len(predictor.skipped)} undecodable image(s): "
-              + "; ".join(reason for _, reason in predictor.skipped), file=sys.stderr)
+    print_records(predictor, predictor.skipped, "")
     return 0

@@ -37,9 +37,9 @@ def decode_settings(ops):
     return {}
 
 
-def bundle_transform_ops(ops, channels=3):
+def bundle_transform_ops(ops):
     """PaddleClas's PreProcess list from transform ops: no DecodeImage, NormalizeImage's scale as a float and its
-    channel_num set, ToCHWImage last."""
+    channel_num set (3 unless given, as PaddleClas writes it), ToCHWImage last."""
     out = []
     for op in copy.deepcopy(list(ops or [])):
         name = _op_name(op)
@@ -51,7 +51,7 @@ def bundle_transform_ops(ops, channels=3):
             params = dict(op[name] or {})
             if params.get("scale") is not None:
                 params["scale"] = float(parse_number(params["scale"], "NormalizeImage.scale"))
-            params.setdefault("channel_num", channels)
+            params.setdefault("channel_num", 3)
             op = {name: params}
         out.append(op)
     if not out or _op_name(out[-1]) != "ToCHWImage":

@@ -10,6 +10,7 @@ from ..data.datasets import read_and_transform
 from ..data.image_io import ImageDecodeError
 from ..data.transforms import build_transforms, five_crop_ops
 from ..engine.predictor import list_images
+from ..engine.report import softmax
 from ..errors import ConfigError, DataError, PpclsError
 from .backends import make_backend
 from .bundle import read_bundle
@@ -29,12 +30,6 @@ def image_paths(images):
     if not paths:
         raise DataError(f"--images: {images}: no image files")
     return paths
-
-
-def _softmax(logits):
-    z = logits - logits.max(axis=-1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=-1, keepdims=True)
 
 
 class BundlePredictor:
@@ -73,8 +68,6 @@ class BundlePredictor:
         except ImageDecodeError as exc:
             if self.on_bad_image == "skip":
                 return None, str(exc)
-            raise
-        except PpclsError:
             raise
 
     def __iter__(self):
@@ -122,7 +115,7 @@ class BundlePredictor:
         out = np.mean([self.run(batch).astype("float32") for batch in views], axis=0)
         if self.tta == "flip":
             out = (out + self.run(np.ascontiguousarray(views[0][..., ::-1])).astype("float32")) / 2
-        probs = out if self.bundle.output == "probabilities" else _softmax(out / self.bundle.temperature)
+        probs = out if self.bundle.output == "probabilities" else softmax(out, self.bundle.temperature)
         k = min(self.topk, probs.shape[-1])
         ids = np.argsort(-probs, axis=-1, kind="stable")[:, :k]
         labels = self.bundle.label_list

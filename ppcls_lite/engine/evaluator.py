@@ -182,18 +182,21 @@ class MultiViewLoader:
             yield [b[0] for b in batches], batches[0][1], batches[0][2]
 
 
-def _forward(model, images, tta):
-    if isinstance(images, list):  # several views (five_crop): the mean of their logits
-        return paddle.stack([_forward(model, view, None) for view in images]).mean(0)
+def _logits(model, images):
+    """float32 logits of a batch (a DeiT's two heads averaged)."""
     logits = model(model_input(images, model))
     if isinstance(logits, (list, tuple)):
         logits = paddle.stack([h.astype("float32") for h in logits]).mean(0)
-    if tta == "flip":  # the mean of the logits of the image and of its mirror image
-        flipped = model(model_input(paddle.flip(images, axis=[3]), model))
-        if isinstance(flipped, (list, tuple)):
-            flipped = paddle.stack([h.astype("float32") for h in flipped]).mean(0)
-        logits = (logits.astype("float32") + flipped.astype("float32")) / 2
     return logits.astype("float32")
+
+
+def _forward(model, images, tta):
+    if isinstance(images, list):  # several views (five_crop): the mean of their logits
+        return paddle.stack([_logits(model, view) for view in images]).mean(0)
+    logits = _logits(model, images)
+    if tta == "flip":  # the mean of the logits of the image and of its mirror image
+        logits = (logits + _logits(model, paddle.flip(images, axis=[3]))) / 2
+    return logits
 
 
 def evaluate(model, loader, num_classes, class_names=None, progress=False, scorer=None, keep_logits=False,

@@ -4,34 +4,19 @@ import io
 import json
 import os
 import shutil
-import subprocess
-import sys
 
 import pytest
 from PIL import Image
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-DATA = os.path.join(ROOT, "dataset", "cifar10_mini")
-
-
-def _tree(tmp_path, classes=("cat", "dog", "ship"), per_split=(6, 3)):
-    for split, n in zip(("train", "val"), per_split):
-        for cls in classes:
-            os.makedirs(tmp_path / split / cls)
-            src = os.path.join(DATA, split, cls)
-            for f in sorted(os.listdir(src))[:n]:
-                shutil.copy(os.path.join(src, f), tmp_path / split / cls / f)
-    return tmp_path
+from tests.engine.conftest import DATA, ROOT, cifar_tree, run_tool
 
 
 def _check(*args):
-    proc = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "check_data.py"), *args], cwd=ROOT,
-                          capture_output=True, text=True, timeout=300)
-    return proc
+    return run_tool("check_data.py", *args, timeout=300)
 
 
 def test_a_clean_tree_passes(tmp_path):
-    data = _tree(tmp_path / "data")
+    data = cifar_tree(tmp_path / "data")
     proc = _check("--data", str(data), "--out", str(tmp_path / "report"))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     report = json.load(open(tmp_path / "report" / "check_data.json"))
@@ -41,7 +26,7 @@ def test_a_clean_tree_passes(tmp_path):
 
 
 def test_planted_problems_are_all_found(tmp_path):
-    data = _tree(tmp_path / "data")
+    data = cifar_tree(tmp_path / "data")
     train_cat = sorted(os.listdir(data / "train" / "cat"))
     # 1. the same file in train and val (leak), 2. a re-encoded, resized copy of another across the split
     shutil.copy(data / "train" / "cat" / train_cat[0], data / "val" / "cat" / "leaked.jpg")
@@ -69,7 +54,7 @@ def test_planted_problems_are_all_found(tmp_path):
 
 
 def test_imbalance_names_the_fix_and_list_problems_are_all_listed(tmp_path):
-    data = _tree(tmp_path / "data", classes=("cat", "dog"), per_split=(1, 1))
+    data = cifar_tree(tmp_path / "data", classes=("cat", "dog"), per_split=(1, 1))
     src = os.path.join(DATA, "train", "cat")
     for f in sorted(os.listdir(src))[1:12]:
         shutil.copy(os.path.join(src, f), data / "train" / "cat" / f)

@@ -3,8 +3,6 @@ the checkpoint, then predicted from alone -- the dygraph model's predictions on 
 import json
 import os
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -15,15 +13,9 @@ from ppcls_lite.deploy import BundlePredictor, read_bundle
 from ppcls_lite.deploy import backends
 from ppcls_lite.errors import ConfigError
 from ppcls_lite.serialization import safe_load
-from tests.engine.conftest import DATA, tiny_config
+from tests.engine.conftest import DATA, run_tool, tiny_config
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 VAL = os.path.join(DATA, "val")
-
-
-def _tool(name, *args):
-    return subprocess.run([sys.executable, os.path.join(ROOT, "tools", name), *args], cwd=ROOT,
-                          capture_output=True, text=True, timeout=600)
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +31,7 @@ def trained(tmp_path_factory):
     # lr 0.01: at the tiny config's 0.05 this little data drives the model to one class with probability 1
     ppcls_lite.train(cfg, ["Global.use_visualdl=False", "Optimizer.lr.learning_rate=0.01"])
     weights = str(tmp / "output" / "best_model")
-    proc = _tool("export_model.py", "-c", cfg, "-o", f"Global.pretrained_model={weights}",
+    proc = run_tool("export_model.py", "-c", cfg, "-o", f"Global.pretrained_model={weights}",
                  "-o", f"Global.save_inference_dir={tmp / 'export'}", "--format", "onnx",
                  "--int8-calib", os.path.join(DATA, "train"), "--calib-num", "16")
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -71,7 +63,7 @@ def test_the_folder_describes_itself_in_paddleclas_s_format(trained):
 @pytest.mark.parametrize("backend, precision", [("paddle", "fp32"), ("onnxruntime", "fp32")])
 def test_predict_from_the_folder_alone_is_the_dygraph_model(trained, backend, precision):
     _, weights, folder = trained
-    proc = _tool("predict.py", "--model-dir", folder, "--images", VAL, "--backend", backend,
+    proc = run_tool("predict.py", "--model-dir", folder, "--images", VAL, "--backend", backend,
                  "--precision", precision, "--batch-size", "16", "--topk", "3")
     assert proc.returncode == 0, proc.stderr[-2000:]
     records = [json.loads(line) for line in proc.stdout.splitlines()]
@@ -99,7 +91,7 @@ def test_ema_weights_are_what_is_exported(trained, tmp_path):
     ema = safe_load(weights + ".pdstates")["ema"]["shadow"]
     plain = safe_load(weights + ".pdparams")
     assert any(not np.array_equal(ema[k], plain[k]) for k in plain)
-    proc = _tool("export_model.py", "-c", cfg, "-o", f"Global.pretrained_model={weights}",
+    proc = run_tool("export_model.py", "-c", cfg, "-o", f"Global.pretrained_model={weights}",
                  "-o", f"Global.save_inference_dir={tmp_path / 'ema'}", "--ema")
     assert proc.returncode == 0, proc.stderr[-2000:]
     model = ppcls_lite.build_model("ResNet18", class_num=10)
@@ -122,13 +114,13 @@ def test_a_bad_image_is_named_in_the_output(trained, tmp_path):
         shutil.copy(os.path.join(VAL, "cat", name), images / name)
     data = open(os.path.join(VAL, "cat", good[0]), "rb").read()
     (images / "b_truncated.jpg").write_bytes(data[:len(data) // 3])
-    proc = _tool("predict.py", "--model-dir", folder, "--images", str(images), "--on-bad-image", "skip")
+    proc = run_tool("predict.py", "--model-dir", folder, "--images", str(images), "--on-bad-image", "skip")
     assert proc.returncode == 0, proc.stderr[-2000:]
     records = [json.loads(line) for line in proc.stdout.splitlines()]
     bad = [r for r in records if "error" in r]
     assert len(records) == 4 and len(bad) == 1 and bad[0]["file"].endswith("b_truncated.jpg")
     assert "skipped 1 undecodable image(s)" in proc.stderr
-    proc = _tool("predict.py", "--model-dir", folder, "--images", str(images), "--batch-size", "8")
+    proc = run_tool("predict.py", "--model-dir", folder, "--images", str(images), "--batch-size", "8")
     assert proc.returncode == 2
     errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "b_truncated.jpg" in errors[0] and "Traceback" not in proc.stderr
@@ -144,7 +136,7 @@ def test_mistakes_are_one_line(trained, tmp_path, monkeypatch):
                           (["--model-dir", folder, "--tta", "five_crop"], "--tta five_crop: "
                                                                            f"{folder}/inference.yml PreProcess needs "
                                                                            "one CropImage to move")]:
-        proc = _tool("predict.py", *args, "--images", VAL)
+        proc = run_tool("predict.py", *args, "--images", VAL)
         errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
         assert proc.returncode == 2 and len(errors) == 1 and message in errors[0], proc.stderr[-1000:]
     monkeypatch.setattr(backends, "cpu_supports_bf16", lambda: False)
@@ -186,7 +178,7 @@ def test_auto_runs_onnxruntime_where_the_folder_has_it(trained, tmp_path):
     for name in ("inference.json", "inference.pdiparams", "inference.yml"):
         shutil.copy(os.path.join(folder, name), plain / name)
     assert choose_backend(str(plain / "inference")) == "paddle"
-    proc = _tool("predict.py", "--model-dir", folder, "--images", os.path.join(VAL, "cat"))
+    proc = run_tool("predict.py", "--model-dir", folder, "--images", os.path.join(VAL, "cat"))
     assert proc.returncode == 0 and "backend: onnxruntime (fp32, cpu)" in proc.stderr
-    proc = _tool("predict.py", "--model-dir", str(plain), "--images", os.path.join(VAL, "cat"))
+    proc = run_tool("predict.py", "--model-dir", str(plain), "--images", os.path.join(VAL, "cat"))
     assert proc.returncode == 0 and "backend: paddle (fp32, cpu)" in proc.stderr

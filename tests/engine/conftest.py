@@ -1,11 +1,32 @@
 import os
 import random
+import shutil
+import subprocess
+import sys
 
 import pytest
 import yaml
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DATA = os.path.join(ROOT, "dataset", "cifar10_mini")
+
+
+def run_tool(name, *args, timeout=600):
+    """Run tools/<name> with this Python from the repository root; the CompletedProcess (text output)."""
+    return subprocess.run([sys.executable, os.path.join(ROOT, "tools", name), *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def cifar_tree(root, classes=("cat", "dog", "ship"), per_split=(6, 3), link=False):
+    """root/train/<class>/ and root/val/<class>/ with the first images of each class from the vendored data
+    (copies, or symlinks with link=True); returns root."""
+    for split, n in zip(("train", "val"), per_split):
+        for cls in classes:
+            os.makedirs(root / split / cls)
+            src = os.path.join(DATA, split, cls)
+            for f in sorted(os.listdir(src))[:n]:
+                (os.symlink if link else shutil.copy)(os.path.join(src, f), root / split / cls / f)
+    return root
 
 
 def _subset_list(path, split, per_class, seed=0):

@@ -3,8 +3,6 @@ to the log, the fitted temperature recorded beside the weights, and infer, expor
 import json
 import os
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 import paddle
@@ -15,14 +13,7 @@ import ppcls_lite
 from ppcls_lite.deploy import BundlePredictor
 from ppcls_lite.deploy.backends import make_backend
 from ppcls_lite.engine.report import softmax
-from tests.engine.conftest import DATA, tiny_config
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def _tool(name, *args):
-    return subprocess.run([sys.executable, os.path.join(ROOT, "tools", name), *args], cwd=ROOT,
-                          capture_output=True, text=True, timeout=600)
+from tests.engine.conftest import DATA, run_tool, tiny_config
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +26,7 @@ def trained(tmp_path_factory):
 
 def test_report_files_and_calibration(trained):
     tmp, cfg, weights = trained
-    proc = _tool("eval.py", "-c", cfg, "-o", f"Global.pretrained_model={weights}",
+    proc = run_tool("eval.py", "-c", cfg, "-o", f"Global.pretrained_model={weights}",
                  "-o", f"Global.output_dir={tmp / 'eval'}", "--calibrate")
     assert proc.returncode == 0, proc.stderr[-2000:]
     report = json.load(open(tmp / "eval" / "eval_report.json"))
@@ -64,12 +55,12 @@ def test_infer_export_and_predict_score_with_the_temperature(trained):
     temperature = json.load(open(weights + ".calibration.json"))["temperature"] if os.path.exists(
         weights + ".calibration.json") else None
     if temperature is None:  # run alone: calibrate first
-        assert _tool("eval.py", "-c", cfg, "-o", f"Global.pretrained_model={weights}",
+        assert run_tool("eval.py", "-c", cfg, "-o", f"Global.pretrained_model={weights}",
                      "-o", f"Global.output_dir={tmp / 'eval'}", "--calibrate").returncode == 0
         temperature = json.load(open(weights + ".calibration.json"))["temperature"]
     assert abs(temperature - 1.0) > 1e-3
     images = os.path.join(DATA, "val", "cat")
-    export = _tool("export_model.py", "-c", cfg, "-o", f"Global.pretrained_model={weights}",
+    export = run_tool("export_model.py", "-c", cfg, "-o", f"Global.pretrained_model={weights}",
                    "-o", f"Global.save_inference_dir={tmp / 'inference'}")
     assert export.returncode == 0, export.stderr[-2000:]
     bundle = yaml.safe_load(open(tmp / "inference" / "inference.yml"))
@@ -91,16 +82,16 @@ def test_a_calibration_of_other_weights_is_refused(trained, tmp_path):
     copy_prefix = str(tmp_path / "copy")
     for ext in (".pdparams", ".pdstates"):
         shutil.copy(weights + ext, copy_prefix + ext)
-    assert _tool("eval.py", "-c", cfg, "-o", f"Global.pretrained_model={copy_prefix}",
+    assert run_tool("eval.py", "-c", cfg, "-o", f"Global.pretrained_model={copy_prefix}",
                  "-o", f"Global.output_dir={tmp_path / 'eval'}", "--calibrate").returncode == 0
     state = paddle.load(copy_prefix + ".pdparams")  # the same name, other weights (trained again, say)
     state["fc.bias"] = state["fc.bias"] + 1.0
     paddle.save(state, copy_prefix + ".pdparams")
     images = os.path.join(DATA, "val", "cat")
-    proc = _tool("infer.py", "--weights", copy_prefix, "--images", images)
+    proc = run_tool("infer.py", "--weights", copy_prefix, "--images", images)
     errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
     assert proc.returncode == 2 and len(errors) == 1 and "fitted on other weights" in errors[0], proc.stderr[-800:]
-    proc = _tool("eval.py", "-c", cfg, "-o", "Global.pretrained_model=https://example.invalid/w.pdparams",
+    proc = run_tool("eval.py", "-c", cfg, "-o", "Global.pretrained_model=https://example.invalid/w.pdparams",
                  "-o", f"Global.output_dir={tmp_path / 'eval2'}", "--calibrate")
     errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
     assert proc.returncode == 2 and len(errors) == 1, proc.stderr[-800:]

@@ -14,10 +14,10 @@ from ppcls_lite.arch.spec import WEIGHTS_HOST
 from ppcls_lite.config import load_config
 from ppcls_lite.engine.training import train
 from ppcls_lite.serialization import safe_load
+from tests.engine.conftest import cifar_tree
 from tests.engine.weights_server import WeightsServer
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-DATA = os.path.join(ROOT, "dataset", "cifar10_mini")
 FOLDER = os.path.join(ROOT, "configs", "finetune")
 RECIPES = sorted(f for f in os.listdir(FOLDER) if f.endswith(".yaml") and not f.startswith("_"))
 NARROW = {
@@ -28,17 +28,6 @@ NARROW = {
     "DeiT_small_patch16_224": dict(embed_dim=16, depth=2, num_heads=2),
     "ConvNeXt_tiny": dict(dims=[8, 8, 8, 8], depths=[1, 1, 1, 1]),
 }
-
-
-def _tree(tmp_path, classes=("cat", "dog", "ship"), per_class=(2, 1)):
-    """train/ and val/ folders of real CIFAR images, a few per class."""
-    for split, n in zip(("train", "val"), per_class):
-        for name in classes:
-            os.makedirs(tmp_path / split / name)
-            src = os.path.join(DATA, split, name)
-            for f in sorted(os.listdir(src))[:n]:
-                os.symlink(os.path.join(src, f), tmp_path / split / name / f)
-    return str(tmp_path / "train"), str(tmp_path / "val")
 
 
 def test_every_family_has_a_recipe():
@@ -60,7 +49,8 @@ def test_a_recipe_fine_tunes_downloaded_weights_on_a_folder(recipe, tmp_path, mo
         buf.getvalue()
     monkeypatch.setenv("PPCLS_LITE_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("PPCLS_LITE_WEIGHTS_URL", server.base + "/")
-    train_dir, val_dir = _tree(tmp_path)
+    tree = cifar_tree(tmp_path, per_split=(2, 1), link=True)
+    train_dir, val_dir = str(tree / "train"), str(tree / "val")
     overrides = [f"DataLoader.Train.dataset.root={train_dir}", f"DataLoader.Eval.dataset.root={val_dir}",
                  "DataLoader.Train.sampler.batch_size=3", "DataLoader.Eval.sampler.batch_size=3",
                  "DataLoader.Train.loader.num_workers=0", "DataLoader.Eval.loader.num_workers=0",

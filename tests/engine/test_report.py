@@ -1,7 +1,6 @@
 """The evaluation report (issue 15, items 1-2): every figure against a hand computation on fixed counts and
-scores, temperature scaling on synthetic logits of a known temperature, and the report of a real evaluation."""
-import json
-import os
+scores, and temperature scaling on synthetic logits of a known temperature (the report of a real evaluation:
+test_eval_report_e2e.py)."""
 
 import numpy as np
 import pytest
