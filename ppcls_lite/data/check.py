@@ -22,7 +22,7 @@ from PIL import Image
 
 from ..errors import DataError
 from .constants import IMG_EXTENSIONS
-from .datasets import parse_list_file
+from .datasets import parse_list_file, read_label_list
 from .image_io import ImageDecodeError, decode_image
 
 HASH_SIDE = 8  # difference hash of a 9 x 8 grey thumbnail: 64 bits
@@ -74,8 +74,10 @@ def list_split(name, image_root, list_path, class_num=None, delimiter=" "):
     label_list = os.path.join(os.path.dirname(os.path.abspath(list_path)), "label_list.txt")
     names = [str(i) for i in range(count)]
     if os.path.isfile(label_list):
-        listed = [line.split(maxsplit=1) for line in open(label_list, encoding="utf-8") if line.strip()]
-        names = [parts[1].strip() if len(parts) > 1 else parts[0] for parts in listed]
+        try:  # the dataset's own reader and rules (indices 0..C-1, each once)
+            names = read_label_list(label_list)
+        except DataError as exc:
+            problems.append(str(exc))
         if count > len(names):
             problems.append(f"{label_list}: lists {len(names)} classes but {list_path} uses label {count - 1}")
     return Split(name, [f for f, _, _ in entries], [lab for _, lab, _ in entries], names, list_path, problems)

@@ -124,7 +124,7 @@ def read_and_transform(path, transform, rng=None):
     return np.ascontiguousarray(img)
 
 
-def _read_label_list(path):
+def read_label_list(path):
     """`index name` lines -> list of names (index 0..C-1, each once)."""
     names = {}
     with open(path, encoding="utf-8") as f:
@@ -171,7 +171,7 @@ class ImageNetDataset(ClassificationDataset):
         entries = self._parse_list()
         labels = [lab for _, lab, _ in entries]
         label_list = os.path.join(os.path.dirname(os.path.abspath(cls_label_path)), "label_list.txt")
-        names = _read_label_list(label_list) if os.path.isfile(label_list) else None
+        names = read_label_list(label_list) if os.path.isfile(label_list) else None
         if self.relabel:
             distinct = sorted(set(labels))
             remap = {old: new for new, old in enumerate(distinct)}
