@@ -119,6 +119,7 @@ def export_config(config, overrides=(), softmax=False, use_ema=False, formats=("
     returns the prefix of the written files. Only the weights need exist (not the training data).
     `use_ema`: the checkpoint's EMA weights (its .pdstates), not its trained ones. `int8_calib` (images: a
     folder, file or list file) also writes inference_int8.onnx, calibrated on `calib_num` of them."""
+    from .arch.distillation import used_arch
     from .config import load_config
     from .deploy.bundle import write_bundle
     from .engine.output_dir import prepare_output_dir
@@ -147,7 +148,7 @@ def export_config(config, overrides=(), softmax=False, use_ema=False, formats=("
                                     softmax=softmax)
     info = read_model_info(g["pretrained_model"]) or {}
     ops, labels, topk = _bundle_contents(config, info)
-    write_bundle(g["save_inference_dir"], config["Arch"]["name"], ops, labels, topk, image_shape, softmax,
+    write_bundle(g["save_inference_dir"], used_arch(config["Arch"])["name"], ops, labels, topk, image_shape, softmax,
                  temperature=temperature)
     if "onnx" in formats:
         from .deploy.onnx_export import quantize_int8, to_onnx
@@ -193,13 +194,14 @@ def _bundle_contents(config, info):
     """(transform ops, label names, top-k) of the exported model: the config's Infer section, else its eval
     transforms, else the checkpoint's recorded ones, else the variant's spec; names from Infer.PostProcess's
     class_id_map_file, else the checkpoint's class names, else the class ids."""
+    from .arch.distillation import used_arch
     from .arch.registry import model_spec
     from .engine.predictor import read_label_names
 
     infer = config.get("Infer") or {}
     eval_ds = (((config.get("DataLoader") or {}).get("Eval") or {}).get("dataset") or {})
     ops = infer.get("transforms") or eval_ds.get("transform_ops") or info.get("eval_transforms") \
-        or model_spec(config["Arch"]["name"]).eval_transform_ops()
+        or model_spec(used_arch(config["Arch"])["name"]).eval_transform_ops()
     post = infer.get("PostProcess") or {}
     class_num = int(config["Arch"].get("class_num", 1000))
     if post.get("class_id_map_file"):

@@ -21,7 +21,7 @@ import paddle
 from .errors import ConfigError
 from .registry import Registry
 
-__all__ = ["TopkAcc", "CombinedMetric", "MetricAccumulator", "METRICS", "build_metric",
+__all__ = ["TopkAcc", "DistillationTopkAcc", "CombinedMetric", "MetricAccumulator", "METRICS", "build_metric",
            "confusion_matrix", "per_class_accuracy"]
 
 
@@ -67,9 +67,13 @@ class TopkAcc:
     def keys(self):
         return [f"top{k}" for k in self.topk]
 
+    def _select(self, x):
+        """The logits this metric scores, from a model output."""
+        return _logits(x)
+
     def _correct(self, x, label):
         """bool [N, len(topk)]: whether the label is within each top-k."""
-        x = _logits(x)
+        x = self._select(x)
         class_num = x.shape[-1]
         label = _hard_labels(label, class_num)
         ks = [min(k, class_num) for k in self.topk]
@@ -97,7 +101,30 @@ class TopkAcc:
         return f"TopkAcc(topk={self.topk})"
 
 
-METRICS = Registry("metric", {"TopkAcc": TopkAcc})
+class DistillationTopkAcc(TopkAcc):
+    """TopkAcc of one model of a DistillationModel: `model_key` picks its logits from the {member: logits} of
+    training; evaluation (which runs the infer_model_name model alone) passes logits, scored as they are.
+    `feature_key`: the entry of a member output that is a dict."""
+
+    def __init__(self, model_key, feature_key=None, topk: Union[int, Sequence[int]] = (1, 5)):
+        super().__init__(topk)
+        self.model_key = str(model_key)
+        self.feature_key = feature_key
+
+    def _select(self, x):
+        if isinstance(x, dict) and self.model_key in x:
+            x = x[self.model_key]
+        elif isinstance(x, dict) and "logits" not in x:
+            raise ValueError(f"model_key: no output of a model {self.model_key!r} (there are {', '.join(x)})")
+        if self.feature_key is not None and isinstance(x, dict):
+            x = x[self.feature_key]
+        return _logits(x)
+
+    def __repr__(self):
+        return f"DistillationTopkAcc(model_key={self.model_key!r}, topk={self.topk})"
+
+
+METRICS = Registry("metric", {"TopkAcc": TopkAcc, "DistillationTopkAcc": DistillationTopkAcc})
 
 
 class CombinedMetric:

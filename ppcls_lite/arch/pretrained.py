@@ -62,11 +62,31 @@ def head_mismatch_error(path, theirs, ours, class_num_key):
     )
 
 
-def _matching_state(model, path):
-    """(path, state adapted to `model`, model.state_dict()) of a weights file with exactly the model's keys."""
+def member_state(state, own_keys, member=None):
+    """The entries of one member of a distillation file ('Student.conv1.weight' -> 'conv1.weight'): those of
+    `member` where the file has them, else of the one member whose keys are exactly `own_keys`; a file of the
+    model itself is returned as it is."""
+    own_keys = set(own_keys)
+    if member is not None and any(k.startswith(member + ".") for k in state):
+        chosen = member
+    elif own_keys <= set(state):
+        return state
+    else:
+        prefixes = sorted({k.split(".", 1)[0] for k in state if "." in k})
+        fits = [p for p in prefixes if {k[len(p) + 1:] for k in state if k.startswith(p + ".")} == own_keys]
+        if len(fits) != 1:
+            return state  # not one member's weights: the caller names the missing keys
+        chosen = fits[0]
+    prefix = chosen + "."
+    return {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+
+
+def _matching_state(model, path, member=None):
+    """(path, state adapted to `model`, model.state_dict()) of a weights file with exactly the model's keys (or
+    a distillation file with a member of exactly those keys: `member_state`)."""
     path, state = load_state_file(path)
-    state = model.adapt_state_dict(dict(state))
     own = model.state_dict()
+    state = model.adapt_state_dict(dict(member_state(state, own, member)))
     missing = [k for k in own if k not in state]
     unexpected = [k for k in state if k not in own]
     if missing:
@@ -76,20 +96,23 @@ def _matching_state(model, path):
     return path, state, own
 
 
-def load_pretrained(model, path, new_head=False, class_num_key="Arch.class_num"):
+def load_pretrained(model, path, new_head=False, class_num_key="Arch.class_num", member=None):
     """Load weights (a path, or an http(s) URL: downloaded once into the cache) into `model`; returns the head
-    keys skipped (only with new_head, when class_num differs).
+    keys skipped (only with new_head, when class_num differs). `member`: the distillation member whose
+    prefixed keys to take from a distillation file (see member_state); a DistillationModel loads its members.
 
     new_head=False (evaluating, predicting, exporting: the model is used as trained): a head of another class
     count is a WeightsError naming both counts and `class_num_key`. new_head=True (training / fine-tuning): the
     head is skipped with a warning and keeps its fresh initialisation.
     """
+    if hasattr(model, "load_members"):
+        return model.load_members(path, new_head, class_num_key)
     if is_url(path):
         checked = []  # verifying the download already read and matched it: use that, not a second read
-        path = fetch_weights(path, lambda p: checked.append(_matching_state(model, p)))
+        path = fetch_weights(path, lambda p: checked.append(_matching_state(model, p, member)))
         _, state, own = checked[-1]
     else:
-        path, state, own = _matching_state(model, path)
+        path, state, own = _matching_state(model, path, member)
     head_prefixes = tuple(getattr(model, "head_prefixes", ()))
     skipped, to_load = [], {}
     for key, param in own.items():

@@ -16,6 +16,7 @@ def main(argv=None):
                         help="with --format onnx: also write inference_int8.onnx, calibrated on these images")
     parser.add_argument("--calib-num", type=int, default=32, help="calibration images (default 32)")
     args = parser.parse_args(argv)
+    from ..arch.distillation import used_arch
     from ..config import load_config
     from ..engine.trained_model import WEIGHT_PATHS, image_shape_of
     from ..export import export_config
@@ -24,6 +25,6 @@ def main(argv=None):
     formats = ("paddle", "onnx") if args.format == "onnx" else ("paddle",)
     prefix = export_config(config, softmax=args.softmax, use_ema=args.ema, formats=formats,
                            int8_calib=args.int8_calib, calib_num=args.calib_num)
-    print(f"exported {config['Arch']['name']} to {prefix}.* with inference.yml (input {image_shape_of(config)}, "
+    print(f"exported {used_arch(config['Arch'])['name']} to {prefix}.* with inference.yml (input {image_shape_of(config)}, "
           f"softmax={args.softmax}{', EMA weights' if args.ema else ''})")
     return 0

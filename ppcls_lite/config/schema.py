@@ -92,6 +92,22 @@ ARCH = {
                            "patterns (e.g. 'blocks.0.*')"),
 }
 
+# Arch of PaddleClas's DistillationModel: these keys, and each member of `models` an Arch section of its own
+# (ARCH and the model's parameters; its `pretrained` stays with it).
+DISTILLATION_ARCH = {
+    "name": Field("str", REQUIRED, "DistillationModel"),
+    "models": Field("list", REQUIRED, "the members, in order: [{Teacher: {name: ResNet34, pretrained: true}}, "
+                    "{Student: {name: ResNet18}}]; their outputs reach the losses as {member name: logits}"),
+    "freeze_params_list": Field("list[bool]|null", None, "per member: true freezes it (no gradient, eval mode, "
+                                "not in checkpoints); null: none frozen"),
+    "pretrained_list": Field("list|null", None, "per member: a .pdparams path or URL to load into it, or null"),
+    "infer_model_name": Field("str|null", None, "the member that evaluation, export and inference use; null: the "
+                              "one member not frozen"),
+    "class_num": Field("int|null", None, "classes of every member that does not set its own (all must agree)",
+                       minimum=1),
+    "use_sync_bn": Field("bool", False, "convert BatchNorm to SyncBatchNorm when training on several devices"),
+}
+
 AMP = {
     "use_amp": Field("bool", True, "switch; the section also counts as off when absent or null"),
     "scale_loss": Field("float", 1.0, "initial loss scale (fp16)", above=0),

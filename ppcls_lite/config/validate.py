@@ -171,39 +171,46 @@ def _splits(section, data, kind, what, ctx, extra=None):
     return out
 
 
-def _move_pretrained(fixed, global_cfg, layer_type=None):
-    """Arch.pretrained -> Global.pretrained_model: a path or URL as written; True: the URL of the variant's
-    published weights (its ModelSpec; the SSLD ones with use_ssld), downloaded when the weights are loaded --
-    unless Global.pretrained_model is set, which PaddleClas loads over them."""
-    path, pretrained = ("Arch", "pretrained"), fixed["pretrained"]
+def _resolve_pretrained(path, fixed, layer_type=None):
+    """An Arch's `pretrained` as weights to load: a path or URL as written, True: the URL of the variant's
+    published weights (its ModelSpec; the SSLD ones with use_ssld), None for none."""
+    pretrained = fixed["pretrained"]
     if fixed["use_ssld"] and pretrained is not True:
-        raise config_error(("Arch", "use_ssld"), "only means something with pretrained: True")
-    if pretrained is True and global_cfg["pretrained_model"] is not None:
-        pretrained = None  # PaddleClas loads Global.pretrained_model over the download: only it counts
+        raise config_error(path + ("use_ssld",), "only means something with pretrained: True")
     if pretrained is True:
         from ..arch.registry import model_spec
 
         try:
             kind = "ssld" if fixed["use_ssld"] else "dbb" if layer_type == "DiverseBranchBlock" else None
-            pretrained = model_spec(fixed["name"]).weight_url(kind)
+            return model_spec(fixed["name"]).weight_url(kind)
         except ValueError as exc:
-            raise config_error(("Arch", "use_ssld") if fixed["use_ssld"] else path,
+            raise config_error(path + ("use_ssld",) if fixed["use_ssld"] else path + ("pretrained",),
                                f"{exc.args[0].replace('this variant', fixed['name'])}; give a .pdparams path "
                                "instead") from None
+    return pretrained or None
+
+
+def _move_pretrained(fixed, global_cfg, layer_type=None):
+    """Arch.pretrained -> Global.pretrained_model (the weights are downloaded when they are loaded) -- unless
+    Global.pretrained_model is set, which PaddleClas loads over Arch.pretrained: True."""
+    if fixed["pretrained"] is True and global_cfg["pretrained_model"] is not None:
+        fixed["use_ssld"] = False  # PaddleClas loads Global.pretrained_model over the download: only it counts
+        fixed["pretrained"] = False
+    pretrained = _resolve_pretrained(("Arch",), fixed, layer_type)
     if isinstance(pretrained, str):
         if global_cfg["pretrained_model"] not in (None, pretrained):
-            raise config_error(path, "set, and so is Global.pretrained_model; keep one")
+            raise config_error(("Arch", "pretrained"), "set, and so is Global.pretrained_model; keep one")
         global_cfg["pretrained_model"] = pretrained
     fixed["pretrained"] = False
 
 
-def _alias_input_channels(data, params):
+def _alias_input_channels(path, data, params):
     """PaddleClas's Arch.input_image_channel (its ResNet / ResNeXt keyword) is the in_channels of ours."""
     if "input_image_channel" not in data or "in_channels" not in params:
         return  # a model without in_channels: the key is refused by name below
     value = data.pop("input_image_channel")
     if data.get("in_channels", value) != value:
-        raise config_error(("Arch", "input_image_channel"), f"{value}, but Arch.in_channels is "
+        raise config_error(path + ("input_image_channel",), f"{value}, but {key_path(path)}.in_channels is "
                            f"{data['in_channels']}; keep one")
     data["in_channels"] = value
 
@@ -213,23 +220,98 @@ def _arch(data, global_cfg, ctx):
     path in Arch.pretrained to Global.pretrained_model (the one place weights are loaded from)."""
     path = ("Arch",)
     data = dict(_mapping(path, data))
+    if data.get("name") == "DistillationModel":
+        return _distillation_arch(data, global_cfg, ctx)
     if global_cfg["class_num"] is not None and "class_num" not in data:
         data["class_num"] = global_cfg["class_num"]  # PaddleClas's deprecated Global.class_num
+    return _model_arch(path, data, global_cfg, ctx, lambda fixed: _move_pretrained(fixed, global_cfg,
+                                                                                   data.get("layer_type")))
+
+
+def _model_arch(path, data, global_cfg, ctx, place_pretrained):
+    """One model's Arch at `path`: fixed keys and the model's own parameters; `place_pretrained(fixed)` decides
+    where its `pretrained` goes."""
     fixed = check_section(path, {k: v for k, v in data.items() if k in S.ARCH}, S.ARCH, ctx)
     models = ctx.registry("models")
     name = fixed["name"]
     if name not in models:
         raise config_error(path + ("name",), f"unknown model '{name}'{suggest(name, models)}")
-    _move_pretrained(fixed, global_cfg, data.get("layer_type"))
+    place_pretrained(fixed)
     params = model_params(models[name])
     if global_cfg["use_fused_attn"] is not None and "use_fused_attn" in params[0] and "use_fused_attn" not in data:
         data["use_fused_attn"] = global_cfg["use_fused_attn"]
-    _alias_input_channels(data, params[0])
+    _alias_input_channels(path, data, params[0])
     model_kwargs = {k: v for k, v in data.items() if k not in S.ARCH}
     model_kwargs = validate_component(path, name, model_kwargs, models, what="model", name_path=path + ("name",),
                                       created=ctx.created, params=params, check_required=False)
     out = {k: (fixed[k] if k in fixed else model_kwargs[k]) for k in data}
     out.update({k: v for k, v in fixed.items() if k not in out})
+    return out
+
+
+def _distillation_arch(data, global_cfg, ctx):
+    """PaddleClas's DistillationModel: its own keys (schema.DISTILLATION_ARCH), and each member an Arch section
+    of its own whose `pretrained` (true: the published weights' URL) stays with it."""
+    path = ("Arch",)
+    out = check_section(path, data, S.DISTILLATION_ARCH, ctx)
+    if global_cfg["class_num"] is not None and out["class_num"] is None:
+        out["class_num"] = global_cfg["class_num"]
+    entries = out["models"]
+    if not entries:
+        raise config_error(path + ("models",), "lists no models; expected [{Teacher: {name: ...}}, {Student: ...}]")
+    members, names = [], []
+    for index, entry in enumerate(entries):
+        entry_path = path + ("models", index)
+        if not isinstance(entry, dict) or len(entry) != 1:
+            raise config_error(entry_path, f"expected one {{MemberName: {{name: Model, ...}}}}, got "
+                               f"{short_repr(entry)}")
+        (member, member_data), = entry.items()
+        member = str(member)
+        if member in names:
+            raise config_error(entry_path, f"member name {member!r} is used twice")
+        member_path = entry_path + (member,)
+        member_data = dict(_mapping(member_path, member_data))
+        if member_data.get("name") == "DistillationModel":
+            raise config_error(member_path + ("name",), "a DistillationModel cannot be a member of another")
+        if out["class_num"] is not None and "class_num" not in member_data:
+            member_data["class_num"] = out["class_num"]
+
+        def keep(fixed, member_path=member_path, layer_type=member_data.get("layer_type")):
+            fixed["pretrained"] = _resolve_pretrained(member_path, fixed, layer_type) or False
+            fixed["use_ssld"] = False
+
+        members.append({member: _model_arch(member_path, member_data, global_cfg, ctx, keep)})
+        names.append(member)
+    for key in ("freeze_params_list", "pretrained_list"):
+        if out[key] is not None and len(out[key]) != len(names):
+            raise config_error(path + (key,), f"{len(out[key])} entries for {len(names)} models; give one per "
+                               "model (or leave it null)")
+    out["freeze_params_list"] = [bool(v) for v in out["freeze_params_list"] or [False] * len(names)]
+    for index, value in enumerate(out["pretrained_list"] or []):
+        if value is not None and not isinstance(value, str):
+            raise config_error(path + ("pretrained_list", index), f"expected a .pdparams path or URL, got "
+                               f"{short_repr(value)}")
+        if value and ctx.checks_path(path + ("pretrained_list",)):
+            _check_path(path + ("pretrained_list", index), value, "weights")
+    trainable = [n for n, f in zip(names, out["freeze_params_list"]) if not f]
+    if not trainable:
+        raise config_error(path + ("freeze_params_list",), "freezes every model; at least one must train")
+    if out["infer_model_name"] is None:
+        if len(trainable) > 1:
+            raise config_error(path + ("infer_model_name",), f"required: {', '.join(trainable)} all train; name "
+                               "the one to evaluate and export")
+        out["infer_model_name"] = trainable[0]
+    elif out["infer_model_name"] not in names:
+        raise config_error(path + ("infer_model_name",), f"{out['infer_model_name']!r} is not one of the models "
+                           f"({', '.join(names)}){suggest(out['infer_model_name'], names)}")
+    class_nums = [int(next(iter(m.values()))["class_num"]) for m in members]
+    if len(set(class_nums)) > 1:
+        index = class_nums.index(next(c for c in class_nums if c != class_nums[0]))
+        raise config_error(path + ("models", index, names[index], "class_num"),
+                           f"{class_nums[index]}, but {names[0]} has {class_nums[0]}; the distillation losses "
+                           "compare the models' logits class by class")
+    out["models"] = members
+    out["class_num"] = class_nums[0]
     return out
 
 
@@ -301,6 +383,45 @@ def _infer(data, ctx):
     return out
 
 
+def _check_model_names(out):
+    """The models that distillation losses and metrics name are members of the DistillationModel; evaluation,
+    which runs the infer_model_name member alone, has no pair to compare."""
+    arch = out["Arch"]
+    members = [next(iter(m)) for m in arch["models"]] if arch["name"] == "DistillationModel" else None
+    for split in ("Train", "Eval"):
+        for index, entry in enumerate(out["Loss"][split]):
+            (name, kwargs), = entry.items()
+            path = ("Loss", split, index, name)
+            if not name.startswith("Distillation"):
+                continue
+            if split == "Eval":
+                raise config_error(path, "evaluation runs one model (Arch.infer_model_name) alone, so there is "
+                                   "nothing to distil; score it with CELoss")
+            if members is None:
+                raise config_error(path, "needs Arch.name: DistillationModel (the outputs of several models)")
+            for key in ("model_names", "model_name_pairs"):
+                for i, item in enumerate(kwargs.get(key) or []):
+                    for j, member in enumerate(item if key == "model_name_pairs" and isinstance(item, list)
+                                               else [item]):
+                        if member not in members:
+                            where = path + (key, i) + ((j,) if key == "model_name_pairs" else ())
+                            raise config_error(where, f"{member!r} is not one of Arch.models "
+                                               f"({', '.join(members)}){suggest(str(member), members)}")
+    for split in ("Train", "Eval"):
+        for index, entry in enumerate(out["Metric"][split]):
+            (name, kwargs), = entry.items()
+            if name != "DistillationTopkAcc" or members is None:
+                continue
+            path = ("Metric", split, index, name, "model_key")
+            key = kwargs.get("model_key")
+            if key not in members:
+                raise config_error(path, f"{key!r} is not one of Arch.models ({', '.join(members)})"
+                                   f"{suggest(str(key), members)}")
+            if split == "Eval" and key != arch["infer_model_name"]:
+                raise config_error(path, f"{key}, but evaluation runs Arch.infer_model_name "
+                                   f"({arch['infer_model_name']}) alone")
+
+
 def validate_config(config, *, check_paths=True, registries=None, created=()):
     """Validate a merged config and return its normalized copy (see the module docstring).
 
@@ -328,6 +449,7 @@ def validate_config(config, *, check_paths=True, registries=None, created=()):
     out["Optimizer"] = None if config.get("Optimizer") is None else _optimizer(config["Optimizer"], ctx)
     out["DataLoader"] = None if config.get("DataLoader") is None else _dataloader(config["DataLoader"], ctx)
     out["Metric"] = _splits("Metric", config.get("Metric"), "metrics", "metric", ctx)
+    _check_model_names(out)
     out["Infer"] = None if config.get("Infer") is None else _infer(config["Infer"], ctx)
     amp = None if config.get("AMP") is None else check_section(("AMP",), config["AMP"], S.AMP, ctx)
     out["AMP"] = amp if amp and amp["use_amp"] else None

@@ -79,6 +79,12 @@ def optimizer_state_from_structured(state, model):
     return out
 
 
+def model_state(model):
+    """What a checkpoint's .pdparams holds: the model's state dict (a DistillationModel: its trainable
+    members')."""
+    return model.checkpoint_state_dict() if hasattr(model, "checkpoint_state_dict") else model.state_dict()
+
+
 def save_checkpoint(prefix, model, optimizer=None, states=None, keep_previous=False):
     """Write <prefix>.pdparams/.pdopt/.pdstates; no <prefix>.* file changes until all three are fully written.
 
@@ -90,7 +96,7 @@ def save_checkpoint(prefix, model, optimizer=None, states=None, keep_previous=Fa
     staged = []
     current, committed = prefix + ".pdparams", 0
     try:
-        tmp, digest = write_temp(model.state_dict(), current)
+        tmp, digest = write_temp(model_state(model), current)
         staged.append(("pdparams", tmp))
         hashes = {"pdparams": digest}
         if optimizer is not None:
@@ -197,12 +203,12 @@ def load_checkpoint(prefix, model, optimizer=None, warn=None, optimizer_name=Non
     dict, with the prefix actually loaded under 'loaded_from'. optimizer_name (the config's Optimizer.name) must
     be the one the checkpoint was trained with, when it records one."""
     prefix, states = resolve_checkpoint(prefix, warn)
-    model_state = safe_load(prefix + ".pdparams")
-    own = model.state_dict()
-    bad = [k for k in own if k not in model_state or tuple(model_state[k].shape) != tuple(own[k].shape)]
+    own = model_state(model)
+    weights = safe_load(prefix + ".pdparams")
+    bad = [k for k in own if k not in weights or tuple(weights[k].shape) != tuple(own[k].shape)]
     if bad:
         raise WeightsError(f"{prefix}.pdparams: does not fit the model (first mismatch: '{bad[0]}')")
-    model.set_state_dict(model_state)
+    getattr(model, "set_checkpoint_state_dict", model.set_state_dict)(weights)
     if optimizer is not None and "pdopt" in states["files"]:
         saved = states.get("optimizer")
         if optimizer_name and saved and saved != optimizer_name:

@@ -6,6 +6,7 @@
 """
 from dataclasses import dataclass, field
 
+from ..arch.distillation import used_arch
 from ..arch.registry import model_spec
 from ..config import load_config
 from ..data.transforms import build_transforms
@@ -60,8 +61,9 @@ def predict_config(config, overrides=(), *, label_list=None, on_bad_image=None, 
         ops, source = infer["transforms"], "the config's Infer.transforms"
     else:
         size = image_shape_of(config)[-1]
-        spec = model_spec(config["Arch"]["name"]).at_size(size)
-        ops, source = spec.eval_transform_ops(), f"{config['Arch']['name']}'s at {size}: {spec.describe()}"
+        name = used_arch(config["Arch"])["name"]
+        spec = model_spec(name).at_size(size)
+        ops, source = spec.eval_transform_ops(), f"{name}'s at {size}: {spec.describe()}"
     return Prediction(model, build_transforms(ops, where="Infer.transforms"), paths,
                       int(infer.get("batch_size", batch_size)), int(post.get("topk", topk)), names,
                       on_bad_image or infer.get("on_bad_image") or "error", source, progress,

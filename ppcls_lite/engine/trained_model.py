@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from ..arch import build_from_config
 from ..arch.pretrained import (file_class_num, head_mismatch_error, load_pretrained, load_state_file,
                                resolve_weights_path)
+from ..arch.distillation import is_distillation, used_arch
 from ..arch.registry import model_spec
 from ..errors import ConfigError, WeightsError
 from ..serialization import safe_load
@@ -23,7 +24,7 @@ WEIGHT_PATHS = ("Global.pretrained_model", "Arch.pretrained")
 def image_shape_of(config):
     """C, H, W of the model's input: Global.image_shape, else Global.image_channel (or Arch.in_channels, or 3)
     x its spec's input size."""
-    g, arch = config["Global"], config["Arch"]
+    g, arch = config["Global"], used_arch(config["Arch"])
     if g.get("image_shape"):
         return [int(v) for v in g["image_shape"]]
     size = model_spec(arch["name"]).input_size
@@ -37,16 +38,20 @@ def model_info_from_config(config, class_names):
     eval_section = (config.get("DataLoader") or {}).get("Eval") or {}
     eval_ops = (eval_section.get("dataset") or {}).get("transform_ops")
     infer_ops = (config.get("Infer") or {}).get("transforms")
-    return make_model_info(config["Arch"], class_names, eval_ops or infer_ops or None, image_shape_of(config))
+    member = config["Arch"]["infer_model_name"] if is_distillation(config["Arch"]) else None
+    return make_model_info(used_arch(config["Arch"]), class_names, eval_ops or infer_ops or None,
+                           image_shape_of(config), member=member)
 
 
-def make_model_info(arch, class_names, eval_transforms, image_shape, eval_source=None):
+def make_model_info(arch, class_names, eval_transforms, image_shape, eval_source=None, member=None):
     """The model_info record (also written by tools/convert_weights.py beside converted weights, with
-    `eval_source` saying where their eval transforms come from)."""
+    `eval_source` saying where their eval transforms come from). `member`: the distillation member the model
+    is, whose prefixed keys ('Student.conv1.weight') the checkpoint holds."""
     names = [str(n) for n in class_names]
     names += [str(i) for i in range(len(names), int(arch.get("class_num", 1000)))]
     return {
-        "arch": copy.deepcopy(dict(arch)),
+        "arch": dict(copy.deepcopy(dict(arch)), pretrained=False),
+        **({"member": member} if member else {}),
         "class_names": names,
         "eval_transforms": copy.deepcopy(eval_transforms),
         "image_shape": [int(v) for v in image_shape],
@@ -68,12 +73,16 @@ def read_model_info(weights):
     return info
 
 
-def load_for_use(arch_cfg, weights, class_num_key="Arch.class_num"):
-    """Build `arch_cfg` and load `weights` as trained: a head of another class count is a WeightsError."""
+def load_for_use(arch_cfg, weights, class_num_key="Arch.class_num", member=None):
+    """Build `arch_cfg` and load `weights` as trained: a head of another class count is a WeightsError. A
+    DistillationModel Arch is its infer_model_name member, with that member's keys of a distillation checkpoint
+    (`member`: the same for an Arch that is already the member's)."""
     if not weights:
         raise ConfigError("Global.pretrained_model: required (e.g. -o Global.pretrained_model=output/best_model)")
+    if is_distillation(arch_cfg):
+        member, arch_cfg = arch_cfg["infer_model_name"], used_arch(arch_cfg)
     model = build_from_config(arch_cfg)
-    load_pretrained(model, weights, new_head=False, class_num_key=class_num_key)
+    load_pretrained(model, weights, new_head=False, class_num_key=class_num_key, member=member)
     return model
 
 
@@ -96,7 +105,7 @@ class TrainedModel:
 
     def build(self):
         """Build the model and load the weights as trained (after the runtime's device is set)."""
-        self.model = load_for_use(self.arch, self.weights, class_num_key="--class-num")
+        self.model = load_for_use(self.arch, self.weights, class_num_key="--class-num", member=self.info.get("member"))
         return self.model
 
 

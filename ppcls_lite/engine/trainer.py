@@ -11,7 +11,6 @@ import paddle
 import yaml
 
 from ..arch import build_from_config
-from ..arch.pretrained import load_pretrained
 from ..data import ImageFolder, ImageNetDataset, build_dataloader, check_same_classes
 from ..data.constants import IMAGENET_MEAN, IMAGENET_STD
 from ..errors import ConfigError, DataError, PpclsError
@@ -89,13 +88,14 @@ class Trainer:
         paddle.seed(step_seed(self.seed, self.rank, -1))
         np.random.seed(self.seed + self.rank)
 
-        self.model = build_from_config(config["Arch"])
+        # Global.pretrained_model: fine-tuning, so a head of another class count starts fresh
+        self.model = build_from_config(config["Arch"], pretrained_model=g.get("pretrained_model"))
         if config["Arch"].get("use_sync_bn") and self.world_size > 1:
             self.model = convert_sync_batchnorm(self.model, self.device.name)
             if getattr(self.model, "frozen_names", None):
                 self.model.freeze()  # the new SyncBatchNorm layers of frozen stages keep their statistics too
-        if g.get("pretrained_model"):
-            load_pretrained(self.model, g["pretrained_model"], new_head=True)  # fine-tuning: a new head if needed
+        # what is evaluated, averaged (EMA) and exported: a DistillationModel's infer_model_name member
+        self.used_model = getattr(self.model, "infer_model", self.model)
         self.class_num = int(config["Arch"].get("class_num", 1000))
 
         loaders = config["DataLoader"]
@@ -153,7 +153,7 @@ class Trainer:
         self.scaler = self.amp.make_scaler()
         self.scorer = Scorer.from_config(config, self.amp)
         ema_cfg = config.get("EMA")
-        self.ema = ModelEMA(self.model, decay=float(ema_cfg.get("decay", 0.9999))) if ema_cfg else None
+        self.ema = ModelEMA(self.used_model, decay=float(ema_cfg.get("decay", 0.9999))) if ema_cfg else None
 
         self.train_model = paddle.DataParallel(self.model) if self.world_size > 1 else self.model
         if g.get("to_static"):
@@ -287,7 +287,7 @@ class Trainer:
         self.optimizer.clear_grad()
         self.lr_sched.step()
         if self.ema is not None:
-            self.ema.update(self.model)
+            self.ema.update(self.used_model)
 
     def _log_step(self, epoch, step, logits, labels, losses, batch_cost, reader_cost, batch_size):
         metrics = self.metric_fn(logits, labels) if self.metric_fn is not None else {}
@@ -364,17 +364,17 @@ class Trainer:
         g = self.cfg["Global"]
         # from the config, not vdl.enabled (rank 0 only): every rank must gather the same per-sample figures
         curves = int(g["visualdl_curves"]) if g["use_visualdl"] else 0
-        result = evaluate(self.model, self.eval_loader, self.class_num, self.class_names, scorer=self.scorer,
+        result = evaluate(self.used_model, self.eval_loader, self.class_num, self.class_names, scorer=self.scorer,
                           keep_probs=curves)
         self._log_skipped(self.eval_loader, f"[Eval][Epoch {epoch}]", skipped_before)
         self.logger.info("[Eval][Epoch %d][Avg]%s", epoch, result.summary())
         self.vdl.scalars("eval", result.scalars(), epoch)
         samples = getattr(self.eval_loader.dataset, "samples", None)
         log_evaluation(self.vdl, result, epoch, paths=(lambda i: samples[i][0]) if samples else None,
-                       curves=curves, histograms=bool(g["visualdl_histograms"]), model=self.model)
+                       curves=curves, histograms=bool(g["visualdl_histograms"]), model=self.used_model)
         if self.ema is not None:
-            with self.ema.applied(self.model):
-                ema_result = evaluate(self.model, self.eval_loader, self.class_num, self.class_names,
+            with self.ema.applied(self.used_model):
+                ema_result = evaluate(self.used_model, self.eval_loader, self.class_num, self.class_names,
                                       scorer=self.scorer)
             self.logger.info("[Eval][Epoch %d][EMA]%s", epoch, ema_result.summary())
             self.vdl.scalars("eval_ema", ema_result.scalars(), epoch)

@@ -1,35 +1,17 @@
-"""Classification losses and the `Loss:` config section (PaddleClas 2.6.0 semantics, own implementation).
-
-YAML form (PaddleClas)::
-
-    Loss:
-      Train:
-        - CELoss:
-            weight: 1.0
-            epsilon: 0.1
-
-`build_loss(cfg["Loss"]["Train"])` returns a `CombinedLoss`; calling it with `(logits, label)` returns
-``{"loss": sum_i weight_i * loss_i, "CELoss": loss_1, ...}`` where the per-loss entries are UNWEIGHTED (the
-total is what to back-propagate). PaddleClas ignores `weight` when a single loss is configured; here the weight
-always applies (identical for the usual `weight: 1.0`).
-
-`LOSSES` maps each YAML loss name to its class; the class's keyword arguments are exactly the YAML keys.
-"""
+"""Cross entropy with label smoothing and class weights (PaddleClas's CELoss, own implementation)."""
 import numpy as np
 import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
-from .errors import ConfigError
-from .registry import Registry
-
-__all__ = ["CELoss", "CombinedLoss", "LOSSES", "build_loss"]
+__all__ = ["CELoss", "logits_float32"]
 
 
 _FLOAT_DTYPES = (paddle.float32, paddle.float64, paddle.float16, paddle.bfloat16)
 
 
-def _logits_float32(x):
+def logits_float32(x):
+    """x in float32 (a half-precision AMP output is cast)."""
     # Losses are computed in float32 even when the forward ran under AMP.
     return x.astype("float32") if x.dtype in (paddle.float16, paddle.bfloat16) else x
 
@@ -86,7 +68,7 @@ class CELoss(nn.Layer):
             raise ValueError(f"class_weights: {len(self.class_weights)} weights for a {class_num}-class model")
 
     def _single(self, x, label):
-        x = _logits_float32(x)
+        x = logits_float32(x)
         class_num = x.shape[-1]
         soft = label.ndim == 2 and label.shape[-1] == class_num and label.dtype in _FLOAT_DTYPES
         if soft:
@@ -121,7 +103,7 @@ class CELoss(nn.Layer):
         if self.class_weights is not None:
             raise ValueError("class_weights: weight the training loss; evaluation reports the plain cross "
                              "entropy (leave them out of Loss.Eval)")
-        x = _logits_float32(x)
+        x = logits_float32(x)
         class_num = x.shape[-1]
         target = label.reshape([-1]).astype("int64")
         if self.epsilon is None:
@@ -133,62 +115,3 @@ class CELoss(nn.Layer):
 
     def extra_repr(self):
         return f"epsilon={self.epsilon}, weight={self.weight}"
-
-
-LOSSES = Registry("loss", {"CELoss": CELoss})
-
-
-class CombinedLoss(nn.Layer):
-    """Weighted sum of several losses; see the module docstring for the returned dict."""
-
-    def __init__(self, losses, names):
-        super().__init__()
-        self.loss_funcs = nn.LayerList(losses)
-        self.names = list(names)
-
-    def forward(self, x, label):
-        out = {}
-        total = None
-        for name, fn in zip(self.names, self.loss_funcs):
-            value = fn(x, label)
-            out[name] = value
-            weighted = value * fn.weight if fn.weight != 1.0 else value
-            total = weighted if total is None else total + weighted
-        return {"loss": total, **out}
-
-    def prepare(self, class_counts, class_num):
-        """Hand the training set's per-class counts and the class count to the losses that need them."""
-        for fn in self.loss_funcs:
-            if hasattr(fn, "prepare"):
-                fn.prepare(class_counts, class_num)
-
-    def per_sample(self, x, label):
-        """{"loss": weighted total, name: loss, ...} as float64 [N] per sample (hard labels, logits [N, C]); a
-        loss without `per_sample` gives its batch value for every sample."""
-        n = int(label.shape[0])
-        out, total = {}, np.zeros(n, "float64")
-        for name, fn in zip(self.names, self.loss_funcs):
-            value = fn.per_sample(x, label) if hasattr(fn, "per_sample") else np.full(n, float(fn(x, label)))
-            out[name] = value
-            total = total + value * fn.weight
-        return {"loss": total, **out}
-
-
-def build_loss(loss_list, key="Loss.Train"):
-    """`[{Name: {weight: w, ...}}, ...]` -> CombinedLoss; wrong shapes, names or keys raise ConfigError."""
-    if loss_list is None:
-        return None
-    if isinstance(loss_list, dict):
-        loss_list = [{k: v} for k, v in loss_list.items()]
-    if not isinstance(loss_list, (list, tuple)) or not loss_list:
-        raise ConfigError(f"{key}: expected a non-empty list like [{{CELoss: {{weight: 1.0}}}}]")
-    losses, names, seen = [], [], {}
-    for i, item in enumerate(loss_list):
-        if not isinstance(item, dict) or len(item) != 1:
-            raise ConfigError(f"{key}[{i}]: expected a one-key mapping like {{CELoss: {{weight: 1.0}}}}")
-        name, params = next(iter(item.items()))
-        losses.append(LOSSES.build(name, dict(params or {}), f"{key}[{i}]"))
-        n = seen.get(name, 0)
-        seen[name] = n + 1
-        names.append(name if n == 0 else f"{name}_{n}")
-    return CombinedLoss(losses, names)
