@@ -327,7 +327,8 @@ def _optimizer(data, ctx):
     lr = dict(fixed["lr"])
     lr_name = check_section(lr_path, {"name": lr.pop("name")} if "name" in lr else {}, S.LR, ctx)["name"]
     lr_kwargs = _component(lr_path, lr_name, lr, "lr_schedules", "learning-rate schedule", ctx,
-                           name_path=lr_path + ("name",), injected=LR_INJECTED)
+                           name_path=lr_path + ("name",), injected=LR_INJECTED,
+                           extra={k: "int" for k in LR_INJECTED})  # PaddleClas's configs may write them: replaced
     fixed["lr"] = {"name": lr_name, **lr_kwargs}
     kwargs = {k: v for k, v in data.items() if k not in ("name", "lr")}
     kwargs = _component(path, fixed["name"], kwargs, "optimizers", "optimizer", ctx, name_path=path + ("name",),

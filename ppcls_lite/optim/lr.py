@@ -294,5 +294,10 @@ def build_lr_scheduler(lr_cfg, epochs, step_each_epoch, key="Optimizer.lr"):
         raise ConfigError(f"{key}: expected a mapping like {{name: Cosine, learning_rate: 0.1}}")
     params = dict(lr_cfg)
     name = params.pop("name", "Constant")
+    for k, real in (("epochs", epochs), ("step_each_epoch", step_each_epoch)):
+        given = params.pop(k, None)  # some PaddleClas configs write them; its builder overwrites them too
+        if given is not None and int(given) != int(real):
+            _log.warning("%s.%s: %s in the config is replaced by this run's %s, as PaddleClas does", key, k, given,
+                         real)
     spec = LR_SCHEDULES.build(name, params, key, name_in_path=False)
     return spec.build(epochs, step_each_epoch)

@@ -7,7 +7,7 @@ import pytest
 from ppcls_lite.config import schema
 from tests.config.conftest import ROOT
 
-TABLES = ["GLOBAL", "ARCH", "AMP", "EMA", "OPTIMIZER", "REGULARIZER", "LR", "DATALOADER_SPLIT", "DATASET", "SAMPLER",
+TABLES = ["GLOBAL", "ARCH", "DISTILLATION_ARCH", "AMP", "EMA", "OPTIMIZER", "REGULARIZER", "LR", "DATALOADER_SPLIT", "DATASET", "SAMPLER",
           "LOADER", "INFER", "POSTPROCESS", "SPLITS"]
 
 

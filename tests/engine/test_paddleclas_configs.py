@@ -33,6 +33,13 @@ NARROW = {
     "DeiT/DeiT_tiny_distilled_patch16_224": ["Arch.embed_dim=16", "Arch.depth=1", "Arch.num_heads=2"],
     "ConvNeXt/ConvNeXt_tiny": ["Arch.dims=[8, 8, 8, 8]", "Arch.depths=[1, 1, 1, 1]"],
 }
+for _kind in ("dkd", "dist", "skd", "wsl"):
+    NARROW[f"Distillation/resnet34_distill_resnet18_{_kind}"] = [
+        "Arch.models.0.Teacher.base_channels=8", "Arch.models.1.Student.base_channels=8"]
+
+# configs with `pretrained: True` -> the variant whose published weights they download (the narrow model's here)
+SERVED = {"ResNet/ResNet50": "ResNet50",
+          **{name: "ResNet34" for name in NARROW if name.startswith("Distillation/")}}
 
 
 def _lists(tmp_path):
@@ -59,11 +66,12 @@ def _overrides(tmp_path, name):
 
 @pytest.fixture
 def weights_server(tmp_path, monkeypatch):
-    """PaddleClas's published ResNet50 weights as the narrow test model's, served on 127.0.0.1."""
+    """PaddleClas's published ResNet50 / ResNet34 weights as the narrow test models', served on 127.0.0.1."""
     server = WeightsServer()
-    buf = io.BytesIO()
-    paddle.save(ppcls_lite.build_model("ResNet50", base_channels=8).state_dict(), buf)
-    server.files["/legendary_models/ResNet50_pretrained.pdparams"] = buf.getvalue()
+    for variant in sorted(set(SERVED.values())):
+        buf = io.BytesIO()
+        paddle.save(ppcls_lite.build_model(variant, base_channels=8).state_dict(), buf)
+        server.files[f"/legendary_models/{variant}_pretrained.pdparams"] = buf.getvalue()
     monkeypatch.setenv("PPCLS_LITE_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("PPCLS_LITE_WEIGHTS_URL", server.base + "/")
     yield server
@@ -72,7 +80,7 @@ def weights_server(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("name", sorted(CONFIGS))
 def test_a_paddleclas_config_dry_runs_and_trains(name, tmp_path, request):
-    server = request.getfixturevalue("weights_server") if name == "ResNet/ResNet50" else None
+    server = request.getfixturevalue("weights_server") if name in SERVED else None
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(CONFIGS[name](), sort_keys=False))
     config = load_config(str(path), _overrides(tmp_path, name))
@@ -88,4 +96,4 @@ def test_a_paddleclas_config_dry_runs_and_trains(name, tmp_path, request):
     assert trainer.result is not None and np.isfinite(trainer.result.loss)
     assert list(trainer.result.metrics) == ["top1", "top5"]  # Metric.Eval of every one of them
     if server is not None:  # pretrained: True downloaded the published weights, once
-        assert server.hits == ["/legendary_models/ResNet50_pretrained.pdparams"]
+        assert server.hits == [f"/legendary_models/{SERVED[name]}_pretrained.pdparams"]
