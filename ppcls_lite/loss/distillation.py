@@ -9,8 +9,8 @@ Formulas, with s and t the two models' logits [N, C], p = softmax, T the tempera
   DistillationCELoss     CE(s, p(t)): cross entropy against the other model's probabilities
   DistillationGTCELoss   CE(s, y), the plain CELoss (label smoothing, Mixup targets) of each member
   DistillationKLDivLoss  KL(p(t/T) || p(s/T)) * T^2, summed over classes, mean over the batch
-  DistillationDMLLoss    (KL(p_t || p_s) + KL(p_s || p_t)) / 2 summed over classes, mean over the batch (with
-                         sum_across_class_dim: false the sum is PaddleClas's mean times C, the same value)
+  DistillationDMLLoss    (KL(p_t || p_s) + KL(p_s || p_t)) / 2 summed over classes, mean over the batch
+                         (PaddleClas's mean over classes of C times each term); sum_across_class_dim: C times that
   DistillationDKDLoss    alpha * TCKD + beta * NCKD (Zhao et al. 2022): KL of the binary target / non-target
                          split, plus KL over the non-target classes alone, each * T^2 / N
   DistillationDISTLoss   beta * (1 - mean Pearson(p_s, p_t) per sample) + gamma * (1 - ... per class)
