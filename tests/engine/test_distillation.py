@@ -1,0 +1,147 @@
+"""DistillationModel training on real images: the frozen teacher learns nothing and runs in eval mode, only the
+student is checkpointed, a resume is exact, and evaluation / export / quick-mode tools use the student."""
+import json
+import os
+
+import numpy as np
+import paddle
+import pytest
+import yaml
+
+import ppcls_lite
+from ppcls_lite.config import load_config
+from ppcls_lite.engine.trainer import Trainer
+from ppcls_lite.engine.training import train
+from ppcls_lite.export import create_predictor, run_predictor
+from ppcls_lite.serialization import atomic_save, safe_load
+from tests.engine.conftest import DATA, run_tool, tiny_config
+
+NARROW = {"base_channels": 8}
+
+
+def _teacher_file(tmp_path):
+    """A narrow ResNet18 with non-trivial BatchNorm statistics (a teacher run in train mode would change them)."""
+    paddle.seed(3)
+    model = ppcls_lite.build_model("ResNet18", class_num=10, **NARROW)
+    rng = np.random.default_rng(0)
+    state = {k: (rng.uniform(0.5, 1.5, v.shape).astype("float32") if k.endswith("_variance") else v.numpy())
+             for k, v in model.state_dict().items()}
+    path = str(tmp_path / "teacher.pdparams")
+    atomic_save(state, path)
+    return path, state
+
+
+def distill_config(tmp_path, teacher, *, losses=None, ema=False, epochs=1, sub="run", student="ResNet18",
+                   student_kwargs=None):
+    d = tmp_path / sub
+    d.mkdir(exist_ok=True)
+    path = tiny_config(d, epochs=epochs, ema=ema, train_per_class=4, val_per_class=2)
+    cfg = yaml.safe_load(open(path))
+    cfg["Arch"] = {"name": "DistillationModel", "class_num": 10, "freeze_params_list": [True, False],
+                   "models": [{"Teacher": {"name": "ResNet18", "pretrained": teacher, **NARROW}},
+                              {"Student": {"name": student, **(student_kwargs or NARROW)}}],
+                   "infer_model_name": "Student"}
+    cfg["Loss"]["Train"] = losses or [
+        {"DistillationGTCELoss": {"weight": 1.0, "model_names": ["Student"]}},
+        {"DistillationDKDLoss": {"weight": 1.0, "model_name_pairs": [["Student", "Teacher"]]}}]
+    metric = [{"DistillationTopkAcc": {"model_key": "Student", "topk": [1, 5]}}]
+    cfg["Metric"] = {"Train": metric, "Eval": metric}
+    with open(path, "w") as f:
+        yaml.safe_dump(cfg, f, sort_keys=False)
+    return path
+
+
+def test_the_frozen_teacher_learns_nothing_runs_in_eval_mode_and_stays_out_of_checkpoints(tmp_path):
+    teacher, state = _teacher_file(tmp_path)
+    trainer = Trainer(load_config(distill_config(tmp_path, teacher, ema=True)))
+    modes = []
+    trainer.model.Teacher.register_forward_pre_hook(lambda layer, x: modes.append(("teacher", layer.training)))
+    trainer.model.Student.register_forward_pre_hook(lambda layer, x: modes.append(("student", layer.training)))
+    student_before = {k: v.numpy().copy() for k, v in trainer.model.Student.state_dict().items()}
+    result = trainer.fit()
+    training = [m for m in modes[:4]]  # the first training step, before any evaluation
+    assert ("teacher", False) in training and ("student", True) in training
+    assert not any(who == "teacher" and mode for who, mode in modes)
+    for k, v in trainer.model.Teacher.state_dict().items():  # weights and BatchNorm statistics, bitwise
+        np.testing.assert_array_equal(v.numpy(), state[k], err_msg=k)
+    assert any(not np.array_equal(v.numpy(), student_before[k])
+               for k, v in trainer.model.Student.state_dict().items())
+    out = tmp_path / "run" / "output"
+    weights = safe_load(str(out / "latest.pdparams"))
+    assert set(weights) == {f"Student.{k}" for k in trainer.model.Student.state_dict()}
+    assert not any("Teacher" in k for k in safe_load(str(out / "latest.pdopt")))
+    states = safe_load(str(out / "latest.pdstates"))
+    assert set(states["ema"]["shadow"]) == set(trainer.model.Student.state_dict())  # the EMA of what is served
+    assert states["model_info"]["arch"]["name"] == "ResNet18" and states["model_info"]["member"] == "Student"
+    assert list(result.metrics) == ["top1", "top5"] and result.num_samples == 20
+
+
+def test_resume_is_exact(tmp_path):
+    teacher, _ = _teacher_file(tmp_path)
+    straight = train(load_config(distill_config(tmp_path, teacher, epochs=2, sub="straight")))
+    path = distill_config(tmp_path, teacher, epochs=2, sub="resumed")
+    train(load_config(path, ["Global.epochs=1"]))
+    resumed = train(load_config(path, ["Global.checkpoints=auto"]))
+    assert resumed.resumed_from is not None
+    a = safe_load(str(tmp_path / "straight" / "output" / "latest.pdparams"))
+    b = safe_load(str(tmp_path / "resumed" / "output" / "latest.pdparams"))
+    assert list(a) == list(b)
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+    assert straight.result.metrics == resumed.result.metrics
+
+
+def test_eval_export_and_quick_mode_use_the_student(tmp_path):
+    teacher, _ = _teacher_file(tmp_path)
+    path = distill_config(tmp_path, teacher)
+    trainer = train(load_config(path))
+    best = str(tmp_path / "run" / "output" / "best_model")
+    proc = run_tool("eval.py", "-c", path, "-o", f"Global.pretrained_model={best}",
+                    "-o", f"Global.output_dir={tmp_path / 'eval'}")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    expected = f"top1: {trainer.result.metrics['top1']:.5f}"
+    assert expected in proc.stdout + proc.stderr
+    quick = run_tool("eval.py", "--data", str(tmp_path / "run" / "val_list.txt"), "--image-root", DATA,
+                     "--weights", best, "--output-dir", str(tmp_path / "q"))
+    assert quick.returncode == 0, quick.stderr[-2000:]
+    assert expected in quick.stdout + quick.stderr
+    proc = run_tool("export_model.py", "-c", path, "-o", f"Global.pretrained_model={best}")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "exported ResNet18" in proc.stdout
+    cfg = load_config(path)
+    bundle = open(os.path.join(cfg["Global"]["save_inference_dir"], "inference.yml")).read()
+    assert "model_name: ResNet18" in bundle
+    student = ppcls_lite.build_model("ResNet18", class_num=10, **NARROW)
+    student.set_state_dict({k[len("Student."):]: v for k, v in safe_load(best + ".pdparams").items()})
+    student.eval()
+    x = np.random.default_rng(1).normal(size=(4, 3, 32, 32)).astype("float32")
+    with paddle.no_grad():
+        want = student(paddle.to_tensor(x)).numpy()
+    got = run_predictor(create_predictor(os.path.join(cfg["Global"]["save_inference_dir"], "inference"),
+                                         num_threads=1), x)
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"Arch.pretrained_list": None, "Arch.models.0.Teacher.pretrained": False},
+     "Arch.models.0.Teacher: frozen (Arch.freeze_params_list[0]: true) but given no weights"),
+    ({"Loss.Train.1.DistillationDKDLoss.model_name_pairs": [["Student", "Techer"]]},
+     "Loss.Train.1.DistillationDKDLoss.model_name_pairs.0.1: 'Techer' is not one of Arch.models (Teacher, "
+     "Student); did you mean 'Teacher'?"),
+    ({"Metric.Eval.0.DistillationTopkAcc.model_key": "Teacher"},
+     "Metric.Eval.0.DistillationTopkAcc.model_key: Teacher, but evaluation runs Arch.infer_model_name (Student) "
+     "alone"),
+    ({"Arch.models.1.Student.class_num": 5},
+     "Arch.models.1.Student.class_num: 5, but Teacher has 10; the distillation losses compare the models' logits"),
+    ({"Arch.freeze_params_list": [True]}, "Arch.freeze_params_list: 1 entries for 2 models"),
+    ({"Arch.infer_model_name": "Studnet"}, "Arch.infer_model_name: 'Studnet' is not one of the models"),
+])
+def test_mistakes_are_one_line(tmp_path, change, message):
+    teacher, _ = _teacher_file(tmp_path)
+    path = distill_config(tmp_path, teacher)
+    overrides = [f"{k}={v if isinstance(v, str) else json.dumps(v)}" for k, v in change.items()]
+    proc = run_tool("train.py", "-c", path, *sum((["-o", o] for o in overrides), []))
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    lines = [line for line in proc.stderr.splitlines() if line.strip() and "Warning" not in line
+             and "warnings.warn" not in line]
+    assert message in lines[-1] and "Traceback" not in proc.stderr
