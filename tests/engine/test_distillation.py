@@ -145,3 +145,41 @@ def test_mistakes_are_one_line(tmp_path, change, message):
     lines = [line for line in proc.stderr.splitlines() if line.strip() and "Warning" not in line
              and "warnings.warn" not in line]
     assert message in lines[-1] and "Traceback" not in proc.stderr
+
+
+def test_deit_hard_distillation_trains_head_dist_on_the_teachers_argmax(tmp_path):
+    teacher, _ = _teacher_file(tmp_path)
+    deit = {"embed_dim": 16, "depth": 1, "num_heads": 2, "img_size": 32}
+    path = distill_config(tmp_path, teacher, student="DeiT_tiny_distilled_patch16_224", student_kwargs=deit,
+                          losses=[{"DistillationDeiTHardLoss": {"weight": 1.0,
+                                                                "model_name_pairs": [["Student", "Teacher"]]}}])
+    cfg = load_config(path)
+    trainer = Trainer(cfg)
+    model, student = trainer.model, trainer.model.Student
+    model.train()
+    paddle.seed(0)
+    x = paddle.to_tensor(np.random.default_rng(2).normal(size=(6, 3, 32, 32)).astype("float32"))
+    label = paddle.to_tensor(np.arange(6) % 10)
+    out = model(x)
+    assert isinstance(out["Student"], tuple) and len(out["Student"]) == 2
+    trainer.loss_fn(out, label)["loss"].backward()
+    # the gradient of head_dist's weight is that of CE(head_dist, teacher argmax) / 2, of head's CE(head, y) / 2
+    feats = student.forward_features(x).numpy()
+    c = student.embed_dim
+    hard = out["Teacher"].numpy().argmax(-1)
+    assert (hard != label.numpy()).any()  # the two targets differ, so the gradients tell them apart
+    for head, f, target in ((student.head_dist, feats[:, c:], hard), (student.head, feats[:, :c], label.numpy())):
+        z = f @ head.weight.numpy() + head.bias.numpy()
+        p = np.exp(z - z.max(-1, keepdims=True))
+        p /= p.sum(-1, keepdims=True)
+        want = f.T @ (p - np.eye(10)[target]) / len(target) / 2
+        np.testing.assert_allclose(head.weight.grad.numpy(), want, rtol=1e-4, atol=1e-6)
+    assert model.Teacher.fc.weight.grad is None  # frozen: no gradient reaches the teacher
+    model.eval()
+    with paddle.no_grad():  # evaluation scores the average of the two heads, as before
+        f = paddle.to_tensor(student.forward_features(x).numpy())
+        both = (student.head(f[:, :c]) + student.head_dist(f[:, c:])) / 2
+        np.testing.assert_allclose(student(x).numpy(), both.numpy(), rtol=1e-5, atol=1e-6)
+    model.Student.clear_gradients()
+    result = trainer.fit()  # the whole loop, on real images
+    assert np.isfinite(result.loss) and result.num_samples == 20
