@@ -11,8 +11,9 @@ from tests.config.conftest import ROOT
 # every whole config (`_*.yaml` are the _BASE_ parts of the fine-tuning recipes, not configs of their own)
 SHIPPED = sorted(p for p in glob.glob(os.path.join(ROOT, "configs", "**", "*.yaml"), recursive=True)
                  if not os.path.basename(p).startswith("_"))
-# the fine-tuning recipes name variants and optimizers the small fake registries leave out
-WITH_FAKES = [p for p in SHIPPED if os.sep + "finetune" + os.sep not in p]
+# the fine-tuning, distillation and multi-label recipes name variants, losses and optimizers the small fake
+# registries leave out
+WITH_FAKES = [p for p in SHIPPED if not any(os.sep + d + os.sep in p for d in ("finetune", "distill", "multilabel"))]
 FIXTURE = os.path.join(ROOT, "tests", "fixtures", "paddleclas_Res2Net50_26w_4s.yaml")
 EXPECTED = {"resnet50.yaml", "resnext50_32x4d.yaml", "res2net50.yaml", "swin_tiny.yaml", "convnext_tiny.yaml",
             "vit_base_patch16_224.yaml", "resnet18_cifar10_mini.yaml"}
