@@ -11,14 +11,15 @@ from .errors import ConfigError, WeightsError
 
 
 class _WithSoftmax(nn.Layer):
-    """Wraps a classifier so the exported graph returns probabilities."""
+    """Wraps a classifier so the exported graph returns probabilities (a multi-label one: sigmoid scores)."""
 
-    def __init__(self, model):
+    def __init__(self, model, sigmoid=False):
         super().__init__()
         self.model = model
+        self.sigmoid = sigmoid
 
     def forward(self, x):
-        return F.softmax(self.model(x), axis=-1)
+        return F.sigmoid(self.model(x)) if self.sigmoid else F.softmax(self.model(x), axis=-1)
 
 
 def _channels_first(model, image_shape):
@@ -49,7 +50,7 @@ def _channels_first(model, image_shape):
     return twin
 
 
-def export_inference_model(model, save_prefix, image_shape=(3, 224, 224), softmax=False):
+def export_inference_model(model, save_prefix, image_shape=(3, 224, 224), softmax=False, sigmoid=False):
     """jit.save `model` (eval mode, dynamic batch) to save_prefix.{json|pdmodel,pdiparams}; returns the prefix.
 
     The exported model's input is always float32 NCHW, [N, C, H, W] with (C, H, W) = `image_shape` (N dynamic),
@@ -57,7 +58,8 @@ def export_inference_model(model, save_prefix, image_shape=(3, 224, 224), softma
     exported as its channels-first equivalent (same weights, same logits), as Paddle Inference cannot run
     channels-last graphs reliably (its oneDNN kernels rotate the shape of every 4-D tensor between NCHW and
     NHWC, which breaks ConvNeXt's channels-last Linear layers and Res2Net's channel split). Output: logits
-    [N, class_num], or probabilities with `softmax=True`. An NHWC `model` itself stays channels-last.
+    [N, class_num], or probabilities with `softmax=True`, or each label's sigmoid score with `sigmoid=True` (a
+    multi-label model, as PaddleClas exports it). An NHWC `model` itself stays channels-last.
     Re-parameterisable blocks (DiverseBranchBlock) are folded, in place, into the single conv they equal.
     """
     model.eval()
@@ -65,7 +67,7 @@ def export_inference_model(model, save_prefix, image_shape=(3, 224, 224), softma
         if hasattr(sub, "re_parameterize"):
             sub.re_parameterize()
     model = _channels_first(model, image_shape)
-    layer = _WithSoftmax(model) if softmax else model
+    layer = _WithSoftmax(model, sigmoid) if softmax or sigmoid else model
     layer.eval()
     spec = [paddle.static.InputSpec([None] + list(image_shape), "float32", "x")]
     static = paddle.jit.to_static(layer, input_spec=spec, full_graph=True)
@@ -144,12 +146,16 @@ def export_config(config, overrides=(), softmax=False, use_ema=False, formats=("
     if use_ema:
         _load_ema(model, g["pretrained_model"])
     image_shape = tuple(image_shape_of(config))
+    multilabel = bool(g.get("use_multilabel"))
+    if multilabel and softmax:
+        raise ConfigError("--softmax: a multi-label model is exported with its sigmoid scores already")
     prefix = export_inference_model(model, os.path.join(g["save_inference_dir"], "inference"), image_shape,
-                                    softmax=softmax)
+                                    softmax=softmax, sigmoid=multilabel)
     info = read_model_info(g["pretrained_model"]) or {}
     ops, labels, topk = _bundle_contents(config, info)
+    post = (config.get("Infer") or {}).get("PostProcess") or {}
     write_bundle(g["save_inference_dir"], used_arch(config["Arch"])["name"], ops, labels, topk, image_shape, softmax,
-                 temperature=temperature)
+                 temperature=temperature, threshold=float(post.get("threshold", 0.5)) if multilabel else None)
     if "onnx" in formats:
         from .deploy.onnx_export import quantize_int8, to_onnx
 

@@ -21,7 +21,8 @@ import paddle
 from .errors import ConfigError
 from .registry import Registry
 
-__all__ = ["TopkAcc", "DistillationTopkAcc", "CombinedMetric", "MetricAccumulator", "METRICS", "build_metric",
+__all__ = ["TopkAcc", "DistillationTopkAcc", "HammingDistance", "AccuracyScore", "average_precision",
+           "mean_average_precision", "CombinedMetric", "MetricAccumulator", "METRICS", "build_metric",
            "confusion_matrix", "per_class_accuracy"]
 
 
@@ -124,7 +125,95 @@ class DistillationTopkAcc(TopkAcc):
         return f"DistillationTopkAcc(model_key={self.model_key!r}, topk={self.topk})"
 
 
-METRICS = Registry("metric", {"TopkAcc": TopkAcc, "DistillationTopkAcc": DistillationTopkAcc})
+class _MultiLabelMetric:
+    """A metric of 0/1 label vectors: an output is a label's when its sigmoid exceeds `threshold` (PaddleClas's
+    binarize, 0.5); per sample, so an evaluation over several devices counts every sample once."""
+
+    key = ""
+
+    def __init__(self, threshold=0.5):
+        threshold = float(threshold)
+        if not 0.0 < threshold < 1.0:
+            raise ValueError(f"threshold: a probability in (0, 1), got {threshold}")
+        self.threshold = threshold
+
+    def keys(self):
+        return [self.key]
+
+    def _binary(self, x, label):
+        x = _logits(x)
+        if not isinstance(label, paddle.Tensor):
+            label = paddle.to_tensor(label)
+        if label.ndim != 2 or label.shape[-1] != x.shape[-1]:
+            raise ValueError(f"{self.key}: a multi-label metric needs 0/1 label vectors [N, {x.shape[-1]}] "
+                             f"(Global.use_multilabel: true), got shape {list(label.shape)}")
+        pred = (paddle.nn.functional.sigmoid(x.astype("float32")) > self.threshold).numpy()
+        return pred, label.numpy() > 0.5
+
+    def _per_sample(self, pred, truth):
+        raise NotImplementedError
+
+    def per_sample(self, x, label):
+        return {self.key: self._per_sample(*self._binary(x, label)).astype("float64")}
+
+    def __call__(self, x, label):
+        return {self.key: float(self.per_sample(x, label)[self.key].mean())}
+
+
+class HammingDistance(_MultiLabelMetric):
+    """The fraction of labels predicted wrong (sklearn's hamming_loss; lower is better)."""
+
+    key = "HammingDistance"
+    lower_is_better = True
+
+    def _per_sample(self, pred, truth):
+        return (pred != truth).mean(axis=1)
+
+
+class AccuracyScore(_MultiLabelMetric):
+    """base 'label' (PaddleClas's default): (TP + TN) / all labels; base 'sample': the fraction of samples whose
+    every label is right (sklearn's accuracy_score)."""
+
+    key = "AccuracyScore"
+
+    def __init__(self, base="label", threshold=0.5):
+        super().__init__(threshold)
+        if base not in ("label", "sample"):
+            raise ValueError(f"base: 'label' or 'sample', got {base!r}")
+        self.base = base
+
+    def _per_sample(self, pred, truth):
+        same = pred == truth
+        return same.mean(axis=1) if self.base == "label" else same.all(axis=1).astype("float64")
+
+
+METRICS = Registry("metric", {"TopkAcc": TopkAcc, "DistillationTopkAcc": DistillationTopkAcc,
+                              "HammingDistance": HammingDistance, "AccuracyScore": AccuracyScore})
+
+
+def average_precision(scores, truth):
+    """Average precision of one label: sum over the distinct score thresholds, from the highest, of (recall step)
+    x precision (sklearn's average_precision_score); NaN for a label without a positive sample."""
+    scores = np.asarray(scores, "float64").reshape(-1)
+    truth = np.asarray(truth).reshape(-1) > 0.5
+    positives = int(truth.sum())
+    if positives == 0:
+        return float("nan")
+    order = np.argsort(-scores, kind="mergesort")
+    scores, truth = scores[order], truth[order]
+    last_of_tie = np.r_[np.nonzero(np.diff(scores))[0], len(scores) - 1]  # a threshold takes all its ties
+    tp = np.cumsum(truth)[last_of_tie]
+    precision = tp / (last_of_tie + 1)
+    recall = tp / positives
+    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
+
+
+def mean_average_precision(scores, truth):
+    """(mAP over the labels that have a positive sample, [AP per label] with NaN for the others)."""
+    scores, truth = np.asarray(scores), np.asarray(truth)
+    per_label = [average_precision(scores[:, c], truth[:, c]) for c in range(scores.shape[1])]
+    valid = [ap for ap in per_label if not np.isnan(ap)]
+    return (float(np.mean(valid)) if valid else float("nan")), per_label
 
 
 class CombinedMetric:

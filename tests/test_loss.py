@@ -143,7 +143,8 @@ def test_build_loss_errors_name_the_key(cfg, fragment):
 def test_registry_signature_is_the_yaml_keys():
     assert set(LOSSES) == {"CELoss", "DistillationCELoss", "DistillationGTCELoss", "DistillationKLDivLoss",
                            "DistillationDMLLoss", "DistillationDKDLoss", "DistillationDISTLoss",
-                           "DistillationSKDLoss", "DistillationWSLLoss", "DistillationDeiTHardLoss"}
+                           "DistillationSKDLoss", "DistillationWSLLoss", "DistillationDeiTHardLoss",
+                           "MultiLabelLoss", "MultiLabelAsymmetricLoss"}
     params = inspect.signature(LOSSES["CELoss"]).parameters
     assert list(params) == ["epsilon", "weight", "class_weights"]
     assert params["epsilon"].default is None and params["weight"].default == 1.0

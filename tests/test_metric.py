@@ -110,7 +110,7 @@ def test_build_metric_errors_name_the_key(cfg, fragment):
 
 
 def test_registry_signature_is_the_yaml_keys():
-    assert set(METRICS) == {"TopkAcc", "DistillationTopkAcc"}
+    assert set(METRICS) == {"TopkAcc", "DistillationTopkAcc", "HammingDistance", "AccuracyScore"}
     params = inspect.signature(METRICS["TopkAcc"]).parameters
     assert list(params) == ["topk"] and tuple(params["topk"].default) == (1, 5)
     assert build_metric(None) is None

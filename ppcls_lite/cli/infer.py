@@ -21,6 +21,8 @@ def main(argv=None):
     parser.add_argument("--images", help="an image file or a folder (quick mode)")
     add_quick_model_args(parser, "checkpoint prefix or .pdparams (quick mode)")
     parser.add_argument("--topk", type=int, default=5)
+    parser.add_argument("--threshold", type=float, default=0.5,
+                        help="a multi-label checkpoint (quick mode): report the labels whose score exceeds this")
     parser.add_argument("--label-list", help="'<id> <name>' lines for label names (default: the checkpoint's)")
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--on-bad-image", choices=("error", "skip"),
@@ -36,7 +38,7 @@ def main(argv=None):
     elif args.images and args.weights:
         run = predict(args.weights, args.images, model=args.model, class_num=args.class_num, img_size=args.img_size,
                       topk=args.topk, label_list=args.label_list, batch_size=args.batch_size,
-                      on_bad_image=args.on_bad_image, progress=progress)
+                      on_bad_image=args.on_bad_image, progress=progress, threshold=args.threshold)
         print(f"preprocessing: {run.preprocessing}", file=sys.stderr)
     else:
         raise ConfigError("give -c CONFIG, or --images and --weights (and --model for weights without a "

@@ -59,6 +59,8 @@ GLOBAL = {
     "eval_mode": Field("str", "classification", "only classification is supported", choices=("classification",)),
     "use_dali": Field("bool", False, "PaddleClas's NVIDIA DALI loader: ppcls_lite has none, so true logs one "
                       "warning and the data goes through the Paddle DataLoader"),
+    "use_multilabel": Field("bool", False, "multi-label classification: 0/1 label vectors (MultiLabelDataset), "
+                            "sigmoid scores; evaluation logs mAP and per-label precision / recall"),
     "update_freq": Field("int", 1, "gradient accumulation: optimizer step every N iterations", minimum=1),
     "class_num": Field("int|null", None, "deprecated in PaddleClas: copied to Arch.class_num when that is "
                        "absent", minimum=1),
@@ -193,8 +195,10 @@ INFER = {
 }
 
 POSTPROCESS = {
-    "name": Field("str", "Topk", "Topk: the k best classes with their scores", choices=("Topk",)),
-    "topk": Field("int", 5, "how many classes to report", minimum=1),
+    "name": Field("str", "Topk", "Topk: the k best classes with their scores; MultiLabelThreshOutput (multi-label): "
+                  "every label whose sigmoid score exceeds threshold", choices=("Topk", "MultiLabelThreshOutput")),
+    "topk": Field("int", 5, "Topk: how many classes to report", minimum=1),
+    "threshold": Field("float", 0.5, "MultiLabelThreshOutput: the score a label must exceed", above=0),
     "class_id_map_file": Field("str|null", None, "'index name' per line, to print class names"),
     "delimiter": Field("str|null", None, "separator in class_id_map_file (null: whitespace)"),
 }

@@ -423,6 +423,41 @@ def _check_model_names(out):
                                    f"({arch['infer_model_name']}) alone")
 
 
+MULTILABEL_LOSSES = ("MultiLabelLoss", "MultiLabelAsymmetricLoss")
+MULTILABEL_METRICS = ("HammingDistance", "AccuracyScore")
+
+
+def _check_task(out):
+    """Global.use_multilabel and what the sections say agree: multi-label data, losses, metrics and
+    post-processing go together (a single-label loss on 0/1 vectors would train silently wrong)."""
+    multi = out["Global"]["use_multilabel"]
+    flag = "Global.use_multilabel is " + ("true" if multi else "false")
+    for split in ("Train", "Eval"):
+        section = (out["DataLoader"] or {}).get(split)
+        if section is None:
+            continue
+        name = section["dataset"]["name"]
+        if multi != (name == "MultiLabelDataset"):
+            raise config_error(("DataLoader", split, "dataset", "name"), f"{name}, but {flag}; "
+                               + ("use MultiLabelDataset (a list file of 0/1 label vectors)" if multi else
+                                  "set Global.use_multilabel: true for a MultiLabelDataset"))
+        if multi and section["sampler"].get("balance"):
+            raise config_error(("DataLoader", split, "sampler", "balance"), "balances single labels; a "
+                               "multi-label dataset has several per image")
+    for section, kinds in (("Loss", MULTILABEL_LOSSES), ("Metric", MULTILABEL_METRICS)):
+        for split in ("Train", "Eval"):
+            for index, entry in enumerate(out[section][split]):
+                (name, _), = entry.items()
+                if multi != (name in kinds):
+                    raise config_error((section, split, index, name), f"{flag}; " + (
+                        f"a multi-label {section.lower()} is one of {', '.join(kinds)}" if multi else
+                        f"{name} is for multi-label data (Global.use_multilabel: true)"))
+    post = ((out.get("Infer") or {}).get("PostProcess") or {}).get("name")
+    if post is not None and multi != (post == "MultiLabelThreshOutput"):
+        raise config_error(("Infer", "PostProcess", "name"), f"{post}, but {flag}; "
+                           + ("use MultiLabelThreshOutput" if multi else "use Topk"))
+
+
 def validate_config(config, *, check_paths=True, registries=None, created=()):
     """Validate a merged config and return its normalized copy (see the module docstring).
 
@@ -452,6 +487,7 @@ def validate_config(config, *, check_paths=True, registries=None, created=()):
     out["Metric"] = _splits("Metric", config.get("Metric"), "metrics", "metric", ctx)
     _check_model_names(out)
     out["Infer"] = None if config.get("Infer") is None else _infer(config["Infer"], ctx)
+    _check_task(out)
     amp = None if config.get("AMP") is None else check_section(("AMP",), config["AMP"], S.AMP, ctx)
     out["AMP"] = amp if amp and amp["use_amp"] else None
     out["EMA"] = None if config.get("EMA") is None else check_section(("EMA",), config["EMA"], S.EMA, ctx)

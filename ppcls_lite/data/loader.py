@@ -212,7 +212,8 @@ class Collate:
         images = np.stack([s.image for s in good])
         if images.dtype != np.float16:
             images = images.astype(np.float32, copy=False)
-        labels = np.array([s.label for s in good], dtype=np.int64)
+        labels = np.array([s.label for s in good])  # class ids, or 0/1 vectors of a multi-label dataset
+        labels = labels.astype(np.float32 if labels.ndim == 2 else np.int64, copy=False)
         indices = np.array([s.index for s in good], dtype=np.int64)
         if self.batch_ops is not None:
             images, labels = self.batch_ops(images, labels, batch_rng(self.seed, epoch, batch, self.rank))

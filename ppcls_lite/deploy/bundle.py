@@ -60,17 +60,24 @@ def bundle_transform_ops(ops):
 
 
 def write_bundle(folder, model_name, transform_ops, label_list, topk=5, image_shape=None, softmax=False,
-                 temperature=1.0):
+                 temperature=1.0, threshold=None):
     """Write folder/inference.yml (see the module docstring); returns its path. Beside PaddleClas's keys,
     Global.image_shape, Global.output (logits, or probabilities for an export with softmax),
     Global.temperature (scores are softmax(logits / T); from tools/eval.py --calibrate) and Global.decode
-    (DecodeImage settings other than RGB / 3 channels: BGR or one-channel models) are ours."""
+    (DecodeImage settings other than RGB / 3 channels: BGR or one-channel models) are ours. `threshold`: a
+    multi-label model, exported with its sigmoid scores (Global.output: sigmoid): PostProcess is PaddleClas's
+    MultiLabelThreshOutput, and the label names go to Global.label_list (that post-process takes no list)."""
     decode = decode_settings(transform_ops)
     cfg = {"Global": {"model_name": str(model_name), "output": "probabilities" if softmax else "logits"},
            "PreProcess": {"transform_ops": bundle_transform_ops(transform_ops)},
            # main_indicator: which output PaddleClas's deploy/python predictor returns (it needs the key)
            "PostProcess": {"main_indicator": "Topk",
                            "Topk": {"topk": int(topk), "label_list": [str(n) for n in label_list]}}}
+    if threshold is not None:
+        cfg["Global"]["output"] = "sigmoid"
+        cfg["Global"]["label_list"] = [str(n) for n in label_list]
+        cfg["PostProcess"] = {"main_indicator": "MultiLabelThreshOutput",
+                              "MultiLabelThreshOutput": {"threshold": float(threshold)}}
     if image_shape:
         cfg["Global"]["image_shape"] = [int(v) for v in image_shape]
     if decode:  # ours: PaddleClas's deploy predictor always decodes RGB with 3 channels
@@ -100,6 +107,7 @@ class Bundle:
     image_shape: list = None
     output: str = "logits"
     temperature: float = 1.0
+    threshold: float = None  # a multi-label bundle (output: sigmoid): the labels whose score reaches it
 
     @property
     def prefix(self):
@@ -123,19 +131,22 @@ def read_bundle(folder):
         ops = cfg["PreProcess"]["transform_ops"]
         post = cfg["PostProcess"]
         topk_cfg = post.get("Topk") or {}
-        labels = topk_cfg.get("label_list")
+        glob = cfg.get("Global") or {}
+        labels = topk_cfg.get("label_list") or glob.get("label_list")
         if labels is None and topk_cfg.get("class_id_map_file"):
             labels = _read_id_map(os.path.join(folder, topk_cfg["class_id_map_file"]))
-        glob = cfg.get("Global") or {}
         output = glob.get("output", "logits")
-        if output not in ("logits", "probabilities"):
-            raise ValueError(f"Global.output: logits or probabilities, got {output!r}")
+        if output not in ("logits", "probabilities", "sigmoid"):
+            raise ValueError(f"Global.output: logits, probabilities or sigmoid, got {output!r}")
+        threshold = None
+        if post.get("main_indicator") == "MultiLabelThreshOutput":
+            threshold = float((post.get("MultiLabelThreshOutput") or {}).get("threshold", 0.5))
         temperature = float(glob.get("temperature", 1.0))
         if not temperature > 0:
             raise ValueError(f"Global.temperature: must be positive, got {temperature}")
         decode = {"DecodeImage": dict(_DECODE["DecodeImage"], **(glob.get("decode") or {}))}
         return Bundle(folder, str(glob.get("model_name", "")), [decode] + list(ops), list(labels or []),
-                      int(topk_cfg.get("topk", 5)), glob.get("image_shape"), output, temperature)
+                      int(topk_cfg.get("topk", 5)), glob.get("image_shape"), output, temperature, threshold)
     except (KeyError, TypeError, AttributeError, ValueError) as exc:
         raise WeightsError(f"{path}: not a PaddleClas inference config ({type(exc).__name__}: {exc})") from None
 

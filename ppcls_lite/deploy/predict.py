@@ -10,6 +10,7 @@ from ..data.datasets import read_and_transform
 from ..data.image_io import ImageDecodeError
 from ..data.transforms import build_transforms, five_crop_ops
 from ..engine.predictor import list_images
+from ..engine.predictor import multilabel_records
 from ..engine.report import softmax
 from ..errors import ConfigError, DataError, PpclsError
 from .backends import make_backend
@@ -115,6 +116,10 @@ class BundlePredictor:
         out = np.mean([self.run(batch).astype("float32") for batch in views], axis=0)
         if self.tta == "flip":
             out = (out + self.run(np.ascontiguousarray(views[0][..., ::-1])).astype("float32")) / 2
+        if self.bundle.threshold is not None:  # multi-label: sigmoid scores, the labels that reach the threshold
+            names = dict(enumerate(self.bundle.label_list))
+            yield from multilabel_records(paths, out, self.bundle.threshold, names)
+            return
         probs = out if self.bundle.output == "probabilities" else softmax(out, self.bundle.temperature)
         k = min(self.topk, probs.shape[-1])
         ids = np.argsort(-probs, axis=-1, kind="stable")[:, :k]

@@ -13,6 +13,7 @@ from .amp import resolve_amp
 from .calibration import check_writable, save_temperature
 from ..data.transforms import five_crop_ops
 from .evaluator import MultiViewLoader, Scorer, evaluate
+from .multilabel import evaluate_multilabel
 from .report import build_report, fit_temperature, write_report
 from .logger import setup_logger
 from .output_dir import prepare_output_dir
@@ -40,13 +41,20 @@ def evaluate_weights(data, weights, *, model=None, class_num=None, img_size=None
     """Evaluate `weights` on a folder tree or list file with no config: the checkpoint's Arch, class names and
     evaluation transforms (see trained_model.describe_weights); classes of `data` matched to the model's by name."""
     trained = describe_weights(weights, model, class_num, img_size)
-    if os.path.isdir(data):
+    multilabel = bool(trained.info.get("multilabel"))
+    if multilabel:
+        if os.path.isdir(data):
+            raise ConfigError(f"--data: {weights} is a multi-label model; give a multi-label list file (a folder "
+                              "tree has one label per image)")
+        dataset = {"name": "MultiLabelDataset", "image_root": image_root or os.path.dirname(os.path.abspath(data)),
+                   "cls_label_path": data, "transform_ops": trained.eval_transforms}
+    elif os.path.isdir(data):
         dataset = {"name": "ImageFolder", "root": data, "transform_ops": trained.eval_transforms}
     else:
         dataset = {"name": "ImageNetDataset", "image_root": image_root or os.path.dirname(os.path.abspath(data)),
                    "cls_label_path": data, "transform_ops": trained.eval_transforms}
     config = validate_config({
-        "Global": {"pretrained_model": weights, "output_dir": output_dir},
+        "Global": {"pretrained_model": weights, "output_dir": output_dir, "use_multilabel": multilabel},
         "Arch": dict(trained.arch),
         "DataLoader": {"Eval": {"dataset": dataset,
                                 "sampler": {"name": "DistributedBatchSampler", "batch_size": batch_size,
@@ -73,7 +81,11 @@ def _run(config, trained, progress, calibrate=None, tta=None):
     dataset = loader.dataset
     if trained is not None:
         logger.info("preprocessing: %s", trained.preprocessing)
-        if trained.class_names is not None:
+        if trained.class_names is not None and g["use_multilabel"]:
+            if list(dataset.class_names) != list(trained.class_names) and dataset.names_from == "label_list":
+                raise DataError(f"{dataset.source}: its labels ({', '.join(dataset.class_names[:5])}...) are not "
+                                f"{trained.weights}'s ({', '.join(trained.class_names[:5])}...), in that order")
+        elif trained.class_names is not None:
             for view in loaders:
                 relabel_by_names(view.dataset, trained.class_names, f"{trained.weights} (its label list)")
         model = trained.build()
@@ -86,9 +98,17 @@ def _run(config, trained, progress, calibrate=None, tta=None):
                         f"({key})")
     names = list(dataset.class_names) + [str(i) for i in range(dataset.num_classes, class_num)]
     amp = resolve_amp(config.get("AMP"), device.name) if trained is None else None
-    scorer = Scorer.from_config(config, amp) if trained is None else Scorer.default()
+    scorer = Scorer.from_config(config, amp) if trained is None else Scorer.default(g["use_multilabel"])
     if calibrate not in (None, "ece", "nll"):
         raise ConfigError(f"--calibrate: ece or nll (the objective), got {calibrate!r}")
+    if g["use_multilabel"]:
+        if dataset.num_classes != class_num:
+            raise DataError(f"{dataset.source}: {dataset.num_classes} labels per line but the model has {class_num} "
+                            "outputs")
+        if calibrate:
+            raise ConfigError("--calibrate: temperature scaling calibrates a softmax; a multi-label model scores "
+                              "each label with its own sigmoid")
+        return _run_multilabel(model, loader, class_num, names, progress, scorer, tta, g, rank, logger)
     if calibrate:
         check_writable(g["pretrained_model"], "--weights" if trained else "Global.pretrained_model")
     result = evaluate(model, loader, class_num, names, progress=progress, scorer=scorer,
@@ -112,4 +132,18 @@ def _run(config, trained, progress, calibrate=None, tta=None):
                         "recorded in %s", temperature, calibrate, cal["ece"], cal["ece_after"],
                         "n/a" if cal["ece_after_cross_fitted"] is None else f"{cal['ece_after_cross_fitted']:.5f}",
                         path)
+    return result
+
+
+def _run_multilabel(model, loader, class_num, names, progress, scorer, tta, g, rank, logger):
+    """The multi-label evaluation of `_run`: metrics, mAP and the per-label report."""
+    result = evaluate_multilabel(model, loader, class_num, names, progress=progress, scorer=scorer, tta=tta)
+    logger.info("[Eval][Avg]%s", result.summary())
+    if rank == 0:
+        written = list(result.write(g["output_dir"]))
+        written.append(os.path.join(g["output_dir"], "eval_report.md"))
+        with open(written[-1], "w", encoding="utf-8") as f:
+            f.write(result.markdown())
+        for path in written:
+            logger.info("wrote %s", path)
     return result

@@ -27,12 +27,17 @@ class Scorer:
     callable returning the context the forward runs in.
     """
 
-    def __init__(self, metric, loss, autocast=contextlib.nullcontext):
+    def __init__(self, metric, loss, autocast=contextlib.nullcontext, multilabel=False):
         self.metric, self.loss, self.autocast = metric, loss, autocast
+        self.multilabel = bool(multilabel)  # Global.use_multilabel: engine/multilabel evaluates, mAP always
 
     @classmethod
-    def default(cls):
-        """top-1/top-5 and cross entropy: what quick mode (no config) evaluates."""
+    def default(cls, multilabel=False):
+        """What quick mode (no config) evaluates: top-1/top-5 and cross entropy, or for a multi-label model
+        HammingDistance, AccuracyScore and the binary cross entropy (and mAP)."""
+        if multilabel:
+            return cls(build_metric(DEFAULT_MULTILABEL_METRIC), build_loss(DEFAULT_MULTILABEL_LOSS, "Loss.Eval"),
+                       multilabel=True)
         return cls(build_metric(DEFAULT_EVAL_METRIC), build_loss(DEFAULT_EVAL_LOSS, "Loss.Eval"))
 
     @classmethod
@@ -51,7 +56,7 @@ class Scorer:
         if amp is not None and amp.enabled and (amp.options.get("use_fp16_test") or amp.level == "O2"):
             autocast = functools.partial(paddle.amp.auto_cast, level=amp.level, dtype=amp.dtype,
                                          use_promote=amp.options.get("use_promote", False))
-        return cls(metric, loss, autocast)
+        return cls(metric, loss, autocast, multilabel=(config.get("Global") or {}).get("use_multilabel", False))
 
     def per_sample(self, logits, labels):
         """{key: float64 [N]}: the metrics' keys, then the losses' names (and "loss", their weighted sum, when
@@ -66,14 +71,18 @@ class Scorer:
 
     @property
     def main_key(self):
-        """Name of the first metric (what best_model is chosen by), for messages."""
+        """Name of the first metric (what best_model is chosen by; multi-label: mAP), for messages."""
+        if self.multilabel:
+            return "mAP"
         keys = self.metric.keys() if self.metric is not None else []
         return keys[0] if keys else "metric"
 
     @property
     def metric_keys(self):
-        """The keys of the configured metrics and losses (what the eval scalars are named)."""
+        """The keys of the configured metrics (and a multi-label evaluation's mAP) and losses (what the eval
+        scalars are named)."""
         keys = list(self.metric.keys()) if self.metric is not None else []
+        keys += ["mAP"] if self.multilabel else []
         return keys + (list(self.loss.names) if self.loss is not None else [])
 
     def loss_keys(self, keys):
@@ -84,6 +93,8 @@ class Scorer:
 
 DEFAULT_EVAL_METRIC = [{"TopkAcc": {"topk": [1, 5]}}]
 DEFAULT_EVAL_LOSS = [{"CELoss": {"weight": 1.0}}]
+DEFAULT_MULTILABEL_METRIC = [{"HammingDistance": None}, {"AccuracyScore": None}]
+DEFAULT_MULTILABEL_LOSS = [{"MultiLabelLoss": {"weight": 1.0}}]
 
 
 @dataclass

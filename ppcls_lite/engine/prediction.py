@@ -33,11 +33,12 @@ class Prediction:
     progress: bool = False
     skipped: list = field(default_factory=list)
     temperature: float = 1.0  # the weights' calibration (engine/calibration), 1.0 when they have none
+    threshold: float = None  # a multi-label model: sigmoid scores, the labels above it
 
     def __iter__(self):
         return predict_files(self.model, self.paths, self.transform, self.batch_size, self.topk, self.label_names,
                              progress=self.progress, on_bad_image=self.on_bad_image, skipped=self.skipped,
-                             temperature=self.temperature)
+                             temperature=self.temperature, threshold=self.threshold)
 
 
 def predict_config(config, overrides=(), *, label_list=None, on_bad_image=None, batch_size=8, topk=5,
@@ -67,11 +68,12 @@ def predict_config(config, overrides=(), *, label_list=None, on_bad_image=None, 
     return Prediction(model, build_transforms(ops, where="Infer.transforms"), paths,
                       int(infer.get("batch_size", batch_size)), int(post.get("topk", topk)), names,
                       on_bad_image or infer.get("on_bad_image") or "error", source, progress,
-                      temperature=load_temperature(g["pretrained_model"]))
+                      temperature=load_temperature(g["pretrained_model"]),
+                      threshold=float(post.get("threshold", 0.5)) if g.get("use_multilabel") else None)
 
 
 def predict(weights, images, *, model=None, class_num=None, img_size=None, topk=5, label_list=None, batch_size=8,
-            on_bad_image="error", progress=False):
+            on_bad_image="error", progress=False, threshold=0.5):
     """A Prediction of the model in `weights` over `images` (a file, a folder or a list), with no config: the
     checkpoint's Arch, class names and evaluation transforms (see trained_model.describe_weights)."""
     configure_runtime({"device": "cpu"})
@@ -83,4 +85,5 @@ def predict(weights, images, *, model=None, class_num=None, img_size=None, topk=
         names = dict(enumerate(trained.class_names)) if trained.class_names else {}
     return Prediction(trained.build(), build_transforms(trained.eval_transforms, where="Infer.transforms"), paths,
                       batch_size, topk, names, on_bad_image or "error", trained.preprocessing, progress,
-                      temperature=load_temperature(weights))
+                      temperature=load_temperature(weights),
+                      threshold=threshold if trained.info.get("multilabel") else None)

@@ -51,8 +51,10 @@ def read_label_names(path, key="--label-list"):
 
 
 def predict_files(model, paths, transform, batch_size=8, topk=5, label_names=None, progress=False,
-                  on_bad_image="error", skipped=None, temperature=1.0):
-    """Yield {'file', 'class_ids', 'scores', 'label_names'} per image, in order, batch by batch.
+                  on_bad_image="error", skipped=None, temperature=1.0, threshold=None):
+    """Yield {'file', 'class_ids', 'scores', 'label_names'} per image, in order, batch by batch; with
+    `threshold` (a multi-label model) the labels whose sigmoid score reaches it, best first (PaddleClas's
+    MultiLabelThreshOutput, >=), and 'all_scores', every label's.
 
     An image that cannot be decoded is a DataError naming it, raised after the records of every image before
     it; with on_bad_image='skip' it is left out and (path, reason) appended to `skipped`. Images the transforms
@@ -83,7 +85,7 @@ def predict_files(model, paths, transform, batch_size=8, topk=5, label_names=Non
             kept.append(p)
             arrays.append(img)
         if arrays:
-            yield from _predict_batch(model, kept, arrays, topk, label_names, temperature)
+            yield from _predict_batch(model, kept, arrays, topk, label_names, temperature, threshold)
         if failure is not None:
             raise failure
         if progress:
@@ -93,11 +95,24 @@ def predict_files(model, paths, transform, batch_size=8, topk=5, label_names=Non
             sys.stderr.flush()
 
 
-def _predict_batch(model, paths, arrays, topk, label_names, temperature=1.0):
+def multilabel_records(paths, scores, threshold, label_names):
+    """PaddleClas's MultiLabelThreshOutput records of sigmoid `scores` [N, C]: the labels above `threshold`."""
+    for p, s in zip(paths, np.asarray(scores, "float32")):
+        ids = [int(c) for c in np.argsort(-s, kind="mergesort") if s[c] >= threshold]
+        yield {"file": p, "class_ids": ids, "scores": [round(float(s[c]), 6) for c in ids],
+               "label_names": [label_names.get(c, "") for c in ids],
+               "all_scores": [round(float(x), 6) for x in s]}
+
+
+def _predict_batch(model, paths, arrays, topk, label_names, temperature=1.0, threshold=None):
     with paddle.no_grad():
         logits = model(model_input(paddle.to_tensor(np.stack(arrays).astype("float32")), model))
         if isinstance(logits, (list, tuple)):
             logits = paddle.stack(list(logits)).mean(0)
+        if threshold is not None:
+            yield from multilabel_records(paths, F.sigmoid(logits.astype("float32")).numpy(), threshold,
+                                          label_names)
+            return
         probs = F.softmax(logits.astype("float32") / float(temperature), axis=-1)
         k = min(topk, probs.shape[-1])
         scores, ids = paddle.topk(probs, k=k, axis=-1)

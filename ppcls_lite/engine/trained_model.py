@@ -40,18 +40,22 @@ def model_info_from_config(config, class_names):
     infer_ops = (config.get("Infer") or {}).get("transforms")
     member = config["Arch"]["infer_model_name"] if is_distillation(config["Arch"]) else None
     return make_model_info(used_arch(config["Arch"]), class_names, eval_ops or infer_ops or None,
-                           image_shape_of(config), member=member)
+                           image_shape_of(config), member=member,
+                           multilabel=bool(config["Global"].get("use_multilabel")))
 
 
-def make_model_info(arch, class_names, eval_transforms, image_shape, eval_source=None, member=None):
+def make_model_info(arch, class_names, eval_transforms, image_shape, eval_source=None, member=None,
+                    multilabel=False):
     """The model_info record (also written by tools/convert_weights.py beside converted weights, with
     `eval_source` saying where their eval transforms come from). `member`: the distillation member the model
-    is, whose prefixed keys ('Student.conv1.weight') the checkpoint holds."""
+    is, whose prefixed keys ('Student.conv1.weight') the checkpoint holds; `multilabel`: its outputs are
+    independent sigmoid scores (Global.use_multilabel)."""
     names = [str(n) for n in class_names]
     names += [str(i) for i in range(len(names), int(arch.get("class_num", 1000)))]
     return {
         "arch": dict(copy.deepcopy(dict(arch)), pretrained=False),
         **({"member": member} if member else {}),
+        **({"multilabel": True} if multilabel else {}),
         "class_names": names,
         "eval_transforms": copy.deepcopy(eval_transforms),
         "image_shape": [int(v) for v in image_shape],

@@ -22,6 +22,7 @@ from .checkpoint import CheckpointManager
 from .distributed import broadcast_buffers, broadcast_flag, convert_sync_batchnorm, init_parallel_if_needed
 from .ema import ModelEMA
 from .evaluator import Scorer, evaluate
+from .multilabel import evaluate_multilabel
 from .dashboard import log_evaluation, log_hparams
 from .logger import VisualDLWriter, image_grid, setup_logger
 from .model_input import model_input
@@ -119,11 +120,13 @@ class Trainer:
         if not config["Loss"]["Train"]:
             raise ConfigError("Loss.Train: required to train (e.g. [{CELoss: {weight: 1.0}}])")
         self.loss_fn = build_loss(config["Loss"]["Train"], "Loss.Train")
-        labels = np.asarray(self.train_loader.dataset.labels, "int64").reshape(-1)
-        try:  # class weights: 'balanced' from these counts, a list checked against the model
-            self.loss_fn.prepare(np.bincount(labels, minlength=self.class_num), self.class_num)
-        except ValueError as exc:
-            raise ConfigError(f"Loss.Train: {exc}") from None
+        self.multilabel = bool(g["use_multilabel"])
+        if not self.multilabel:
+            labels = np.asarray(self.train_loader.dataset.labels, "int64").reshape(-1)
+            try:  # class weights: 'balanced' from these counts, a list checked against the model
+                self.loss_fn.prepare(np.bincount(labels, minlength=self.class_num), self.class_num)
+            except ValueError as exc:
+                raise ConfigError(f"Loss.Train: {exc}") from None
         # as PaddleClas: no Metric.Train (absent, null or []) logs no training metric
         self.metric_fn = build_metric(config["Metric"]["Train"], "Metric.Train") if config["Metric"]["Train"] \
             else None
@@ -234,6 +237,11 @@ class Trainer:
         loaders = [self.train_loader] + ([self.eval_loader] if self.eval_loader is not None else [])
         for loader in loaders:
             ds = loader.dataset
+            if self.cfg["Global"]["use_multilabel"]:
+                if ds.num_classes != self.class_num:
+                    raise DataError(f"{ds.source}: {ds.num_classes} labels per line, but Arch.class_num is "
+                                    f"{self.class_num} (one output per label)")
+                continue
             labels = np.asarray(ds.labels, dtype=np.int64)
             over = np.nonzero(labels >= self.class_num)[0]
             if over.size:
@@ -364,21 +372,27 @@ class Trainer:
         g = self.cfg["Global"]
         # from the config, not vdl.enabled (rank 0 only): every rank must gather the same per-sample figures
         curves = int(g["visualdl_curves"]) if g["use_visualdl"] else 0
-        result = evaluate(self.used_model, self.eval_loader, self.class_num, self.class_names, scorer=self.scorer,
-                          keep_probs=curves)
+        result = self._evaluate_once(keep_probs=curves)
         self._log_skipped(self.eval_loader, f"[Eval][Epoch {epoch}]", skipped_before)
         self.logger.info("[Eval][Epoch %d][Avg]%s", epoch, result.summary())
         self.vdl.scalars("eval", result.scalars(), epoch)
         samples = getattr(self.eval_loader.dataset, "samples", None)
-        log_evaluation(self.vdl, result, epoch, paths=(lambda i: samples[i][0]) if samples else None,
-                       curves=curves, histograms=bool(g["visualdl_histograms"]), model=self.used_model)
+        if not self.multilabel:  # the curves, confusion and mistakes of single-label classification
+            log_evaluation(self.vdl, result, epoch, paths=(lambda i: samples[i][0]) if samples else None,
+                           curves=curves, histograms=bool(g["visualdl_histograms"]), model=self.used_model)
         if self.ema is not None:
             with self.ema.applied(self.used_model):
-                ema_result = evaluate(self.used_model, self.eval_loader, self.class_num, self.class_names,
-                                      scorer=self.scorer)
+                ema_result = self._evaluate_once()
             self.logger.info("[Eval][Epoch %d][EMA]%s", epoch, ema_result.summary())
             self.vdl.scalars("eval_ema", ema_result.scalars(), epoch)
         return result
+
+    def _evaluate_once(self, keep_probs=0):
+        if self.multilabel:
+            return evaluate_multilabel(self.used_model, self.eval_loader, self.class_num, self.class_names,
+                                       scorer=self.scorer)
+        return evaluate(self.used_model, self.eval_loader, self.class_num, self.class_names, scorer=self.scorer,
+                        keep_probs=keep_probs)
 
     def _run_pending_eval(self):
         """Evaluate the epoch in state['eval_pending'] (its checkpoint is already written); update best_model and

@@ -22,12 +22,12 @@ import paddle.nn as nn
 
 from ..errors import ConfigError
 from ..registry import Registry
-from . import distillation
+from . import distillation, multilabel
 from .ce import CELoss
 
 __all__ = ["CELoss", "CombinedLoss", "LOSSES", "build_loss"]
 
-LOSSES = Registry("loss", {"CELoss": CELoss, **distillation.LOSSES})
+LOSSES = Registry("loss", {"CELoss": CELoss, **distillation.LOSSES, **multilabel.LOSSES})
 
 
 class CombinedLoss(nn.Layer):
