@@ -394,6 +394,9 @@ def _check_model_names(out):
             (name, kwargs), = entry.items()
             path = ("Loss", split, index, name)
             if not name.startswith("Distillation"):
+                if members is not None and split == "Train":
+                    raise config_error(path, "a DistillationModel gives {model name: logits}; use its "
+                                       "Distillation* form (DistillationGTCELoss with model_names for CELoss)")
                 continue
             if split == "Eval":
                 raise config_error(path, "evaluation runs one model (Arch.infer_model_name) alone, so there is "
@@ -411,6 +414,9 @@ def _check_model_names(out):
     for split in ("Train", "Eval"):
         for index, entry in enumerate(out["Metric"][split]):
             (name, kwargs), = entry.items()
+            if members is not None and split == "Train" and name != "DistillationTopkAcc":
+                raise config_error(("Metric", split, index, name), "a DistillationModel gives {model name: "
+                                   "logits}; use DistillationTopkAcc with model_key")
             if name != "DistillationTopkAcc" or members is None:
                 continue
             path = ("Metric", split, index, name, "model_key")

@@ -38,7 +38,7 @@ def test_class_names_given_order_and_registry(cifar):
     ds = ImageFolder(os.path.join(cifar, "val"), class_names=["truck", "airplane"])
     assert ds.class_names == ["truck", "airplane"] and len(ds) == 200
     assert {lab for p, lab in ds.samples if "/truck/" in p} == {0}
-    assert set(DATASETS) == {"ImageNetDataset", "ImageFolder"}
+    assert set(DATASETS) == {"ImageNetDataset", "ImageFolder", "MultiLabelDataset"}
     with pytest.raises(DataError, match="nope: class folder not found"):
         ImageFolder(os.path.join(cifar, "val"), class_names=["truck", "nope"])
 

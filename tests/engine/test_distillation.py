@@ -134,6 +134,12 @@ def test_eval_export_and_quick_mode_use_the_student(tmp_path):
     ({"Arch.models.1.Student.class_num": 5},
      "Arch.models.1.Student.class_num: 5, but Teacher has 10; the distillation losses compare the models' logits"),
     ({"Arch.freeze_params_list": [True]}, "Arch.freeze_params_list: 1 entries for 2 models"),
+    ({"Loss.Train": [{"CELoss": {"weight": 1.0}}]},
+     "Loss.Train.0.CELoss: a DistillationModel gives {model name: logits}; use its Distillation* form"),
+    ({"Metric.Train": [{"TopkAcc": {"topk": [1]}}]},
+     "Metric.Train.0.TopkAcc: a DistillationModel gives {model name: logits}; use DistillationTopkAcc"),
+    ({"Loss.Eval": [{"DistillationGTCELoss": {"model_names": ["Student"]}}]},
+     "Loss.Eval.0.DistillationGTCELoss: evaluation runs one model (Arch.infer_model_name) alone"),
     ({"Arch.infer_model_name": "Studnet"}, "Arch.infer_model_name: 'Studnet' is not one of the models"),
 ])
 def test_mistakes_are_one_line(tmp_path, change, message):

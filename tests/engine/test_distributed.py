@@ -305,3 +305,67 @@ def test_sigkill_of_a_rank_then_the_same_command_again_is_exact(tmp_path):
 
     command[command.index("--log_dir") + 1] = str(tmp_path / "again")
     _assert_resumed_equals(_run(command), tmp_path, "again", tmp_path / "full", out)
+
+
+def test_distillation_under_two_processes_equals_one_process(tmp_path):
+    """A frozen teacher beside a DataParallel student: 2 x batch 8 trains the student as 1 x batch 16."""
+    import ppcls_lite
+    from ppcls_lite.serialization import atomic_save
+
+    arch = {"depths": [1, 1, 1, 1], "dims": [8, 16, 24, 32], "drop_path_rate": 0.0}
+    teacher = str(tmp_path / "teacher.pdparams")
+    atomic_save(ppcls_lite.build_model("ConvNeXt_tiny", class_num=10, **arch).state_dict(), teacher)
+    cfg = _bn_free_config(tmp_path, epochs=1)
+    c = yaml.safe_load(open(cfg))
+    c["Arch"] = {"name": "DistillationModel", "class_num": 10, "freeze_params_list": [True, False],
+                 "models": [{"Teacher": {"name": "ConvNeXt_tiny", "pretrained": teacher, **arch}},
+                            {"Student": {"name": "ConvNeXt_tiny", **arch}}]}
+    c["Loss"]["Train"] = [{"DistillationGTCELoss": {"weight": 1.0, "model_names": ["Student"]}},
+                          {"DistillationKLDivLoss": {"weight": 1.0, "model_name_pairs": [["Student", "Teacher"]]}}]
+    c["Metric"]["Train"] = [{"DistillationTopkAcc": {"model_key": "Student", "topk": [1]}}]
+    with open(cfg, "w") as f:
+        yaml.safe_dump(c, f)
+    dp = _launch(tmp_path, "train.py", "-c", cfg, "-o", f"Global.output_dir={tmp_path / 'dp'}")
+    assert dp.returncode == 0, _worker_logs(tmp_path, "launch")[-3000:]
+    single = _run([sys.executable, os.path.join(ROOT, "tools", "train.py"), "-c", cfg,
+                   "-o", f"Global.output_dir={tmp_path / 'single'}", "-o", "DataLoader.Train.sampler.batch_size=16"])
+    assert single.returncode == 0, single.stderr[-3000:]
+    a = safe_load(str(tmp_path / "dp" / "latest.pdparams"))
+    b = safe_load(str(tmp_path / "single" / "latest.pdparams"))
+    assert set(a) == set(b) and all(k.startswith("Student.") for k in a)
+    assert max(float(np.abs(a[k] - b[k]).max()) for k in a) <= 1e-5
+
+
+def test_multilabel_eval_under_two_processes_equals_one_process(tmp_path):
+    """31 multi-label samples (the sampler pads one): the metrics, mAP and per-label figures are the same."""
+    import ppcls_lite
+    from ppcls_lite.serialization import atomic_save
+    from tests.engine.conftest import DATA
+
+    lists = os.path.join(DATA, "multilabel")
+    lines = open(os.path.join(lists, "val_list.txt")).read().splitlines()[::32][:31]
+    (tmp_path / "lists").mkdir()
+    (tmp_path / "lists" / "val_list.txt").write_text("\n".join(lines) + "\n")
+    (tmp_path / "lists" / "label_list.txt").write_text(open(os.path.join(lists, "label_list.txt")).read())
+    arch = {"depths": [1, 1, 1, 1], "dims": [8, 16, 24, 32]}
+    weights = str(tmp_path / "w.pdparams")
+    atomic_save(ppcls_lite.build_model("ConvNeXt_tiny", class_num=7, **arch).state_dict(), weights)
+    config = os.path.join(ROOT, "configs", "multilabel", "resnet18_cifar10_mini_multilabel.yaml")
+    args = ["-c", config, "-o", "Arch.name=ConvNeXt_tiny", "-o", "Arch.depths=[1, 1, 1, 1]",
+            "-o", "Arch.dims=[8, 16, 24, 32]", "-o", f"Global.pretrained_model={weights}",
+            "-o", f"DataLoader.Eval.dataset.image_root={DATA}",
+            "-o", f"DataLoader.Eval.dataset.cls_label_path={tmp_path / 'lists' / 'val_list.txt'}",
+            "-o", "DataLoader.Eval.sampler.batch_size=4", "-o", "DataLoader.Eval.loader.num_workers=0"]
+    single = _run([sys.executable, os.path.join(ROOT, "tools", "eval.py"), *args,
+                   "-o", f"Global.output_dir={tmp_path / 'single'}"])
+    assert single.returncode == 0, single.stderr[-3000:]
+    dp = _launch(tmp_path, "eval.py", *args, "-o", f"Global.output_dir={tmp_path / 'dp'}")
+    assert dp.returncode == 0, _worker_logs(tmp_path, "launch")[-3000:]
+    a = json.load(open(tmp_path / "single" / "eval_metrics.json"))
+    b = json.load(open(tmp_path / "dp" / "eval_metrics.json"))
+    assert a["num_samples"] == b["num_samples"] == 31
+    assert a["per_label"] == b["per_label"]
+    assert a["metrics"].keys() == b["metrics"].keys() == {"AccuracyScore", "HammingDistance", "mAP"}
+    for key in a["metrics"]:
+        assert abs(a["metrics"][key] - b["metrics"][key]) < 1e-9, key
+    assert abs(a["loss"] - b["loss"]) < 1e-6
