@@ -47,7 +47,7 @@ def dry_run(config, overrides=()):
     eval_set = trainer.eval_loader.dataset if trainer.eval_loader is not None else None
     dataset = loader.dataset
     report = {
-        "model": f"{config['Arch']['name']}, {trainable / 1e6:.3f} M trainable parameters, {trainer.class_num} "
+        "model": f"{_model_name(config['Arch'])}, {trainable / 1e6:.3f} M trainable parameters, {trainer.class_num} "
                  f"classes" + (f", weights from {g['pretrained_model']}" if g.get("pretrained_model") else ""),
         "train data": f"{len(dataset)} images, {dataset.num_classes} classes ({dataset.source})",
         "eval data": (f"{len(eval_set)} images ({eval_set.source}), every {g['eval_interval']} epoch(s) from "
@@ -74,3 +74,15 @@ def _lr_at(config, trainer, steps_per_epoch, step):
     sched = build_lr_scheduler(config["Optimizer"]["lr"], trainer.epochs, steps_per_epoch)
     sched.step(step)
     return float(sched())
+
+
+def _model_name(arch):
+    """'ResNet50', or 'DistillationModel (Teacher: ResNet34, frozen; Student: ResNet18, evaluated)'."""
+    if arch["name"] != "DistillationModel":
+        return arch["name"]
+    parts = []
+    for (name, member), frozen in zip((next(iter(m.items())) for m in arch["models"]), arch["freeze_params_list"]):
+        role = ", frozen" if frozen else ""
+        role += ", evaluated" if name == arch["infer_model_name"] else ""
+        parts.append(f"{name}: {member['name']}{role}")
+    return f"DistillationModel ({'; '.join(parts)})"
