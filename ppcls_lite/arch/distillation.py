@@ -15,6 +15,9 @@ under `paddle.no_grad()`, so it costs one forward and nothing else; it needs wei
 Checkpoints hold the trainable members only, their keys prefixed with the member's name ("Student.conv1...",
 as in PaddleClas's files), so a resume reloads the frozen ones from where they came from.
 """
+import hashlib
+
+import numpy as np
 import paddle
 import paddle.nn as nn
 
@@ -58,7 +61,7 @@ class DistillationModel(nn.Layer):
 
     def member(self, name):
         """The member model `name`."""
-        return getattr(self, name)
+        return self._sub_layers[name]
 
     @property
     def infer_model(self):
@@ -83,11 +86,15 @@ class DistillationModel(nn.Layer):
     def forward(self, x):
         out = {}
         for name in self.member_names:
+            member = self.member(name)
+            # the batch comes NCHW; a channels-last member takes it transposed (engine/model_input does this for
+            # a model on its own)
+            xm = x.transpose([0, 2, 3, 1]) if getattr(member, "data_format", "NCHW") == "NHWC" and x.ndim == 4 else x
             if name in self.frozen_members:
                 with paddle.no_grad():
-                    out[name] = self.member(name)(x)
+                    out[name] = member(xm)
             else:
-                out[name] = self.member(name)(x)
+                out[name] = member(xm)
         return out
 
     def freeze(self):
@@ -115,6 +122,18 @@ class DistillationModel(nn.Layer):
                                   "layer order")
             ratios.update({f"{name}.{k}": v for k, v in member.layerwise_lr_ratios(decay).items()})
         return ratios
+
+    def frozen_digests(self):
+        """{frozen member: sha256 of its weights}: a checkpoint records them, so a resume with another teacher
+        (whose weights the checkpoint does not hold) is an error, not a silent switch."""
+        out = {}
+        for name in self.frozen_members:
+            h = hashlib.sha256()
+            for key, value in sorted(self.member(name).state_dict().items()):
+                h.update(key.encode("utf-8"))
+                h.update(np.ascontiguousarray(value.numpy()).tobytes())
+            out[name] = h.hexdigest()
+        return out
 
     # -- what a checkpoint holds -----------------------------------------------------------------------------
     def checkpoint_state_dict(self):

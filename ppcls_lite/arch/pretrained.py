@@ -69,8 +69,8 @@ def member_state(state, own_keys, member=None):
     own_keys = set(own_keys)
     if member is not None and any(k.startswith(member + ".") for k in state):
         chosen = member
-    elif own_keys <= set(state):
-        return state
+    elif own_keys <= set(state) or member is not None:
+        return state  # the model's own file; or not `member`'s weights: the caller names the missing keys
     else:
         prefixes = sorted({k.split(".", 1)[0] for k in state if "." in k})
         fits = [p for p in prefixes if {k[len(p) + 1:] for k in state if k.startswith(p + ".")} == own_keys]

@@ -249,6 +249,12 @@ def _model_arch(path, data, global_cfg, ctx, place_pretrained):
     return out
 
 
+def _layer_class():
+    from ..arch.distillation import DistillationModel
+
+    return DistillationModel
+
+
 def _distillation_arch(data, global_cfg, ctx):
     """PaddleClas's DistillationModel: its own keys (schema.DISTILLATION_ARCH), and each member an Arch section
     of its own whose `pretrained` (true: the published weights' URL) stays with it."""
@@ -267,12 +273,17 @@ def _distillation_arch(data, global_cfg, ctx):
                                f"{short_repr(entry)}")
         (member, member_data), = entry.items()
         member = str(member)
+        if not member.isidentifier() or hasattr(_layer_class(), member):
+            raise config_error(entry_path, f"member name {member!r}: a name like Teacher or Student (letters, digits "
+                               "and _, not a Layer attribute such as train or eval)")
         if member in names:
             raise config_error(entry_path, f"member name {member!r} is used twice")
         member_path = entry_path + (member,)
         member_data = dict(_mapping(member_path, member_data))
         if member_data.get("name") == "DistillationModel":
             raise config_error(member_path + ("name",), "a DistillationModel cannot be a member of another")
+        if "use_sync_bn" in member_data:
+            raise config_error(member_path + ("use_sync_bn",), "converts the whole model: set Arch.use_sync_bn")
         if out["class_num"] is not None and "class_num" not in member_data:
             member_data["class_num"] = out["class_num"]
 
@@ -304,6 +315,9 @@ def _distillation_arch(data, global_cfg, ctx):
     elif out["infer_model_name"] not in names:
         raise config_error(path + ("infer_model_name",), f"{out['infer_model_name']!r} is not one of the models "
                            f"({', '.join(names)}){suggest(out['infer_model_name'], names)}")
+    elif out["infer_model_name"] not in trainable:
+        raise config_error(path + ("infer_model_name",), f"{out['infer_model_name']} is frozen; the model to "
+                           f"evaluate and export is one that trains ({', '.join(trainable)})")
     class_nums = [int(next(iter(m.values()))["class_num"]) for m in members]
     if len(set(class_nums)) > 1:
         index = class_nums.index(next(c for c in class_nums if c != class_nums[0]))
@@ -458,7 +472,16 @@ def _check_task(out):
                     raise config_error((section, split, index, name), f"{flag}; " + (
                         f"a multi-label {section.lower()} is one of {', '.join(kinds)}" if multi else
                         f"{name} is for multi-label data (Global.use_multilabel: true)"))
-    post = ((out.get("Infer") or {}).get("PostProcess") or {}).get("name")
+    thresholds = {float((kwargs or {}).get("threshold", 0.5)) for entry in out["Metric"]["Eval"]
+                  for name, kwargs in entry.items() if name in MULTILABEL_METRICS}
+    if len(thresholds) > 1:
+        raise config_error(("Metric", "Eval"), f"the multi-label metrics use thresholds {sorted(thresholds)}; the "
+                           "per-label report needs one: give them the same")
+    post_cfg = (out.get("Infer") or {}).get("PostProcess") or {}
+    if post_cfg.get("name") == "MultiLabelThreshOutput" and not 0 < post_cfg["threshold"] < 1:
+        raise config_error(("Infer", "PostProcess", "threshold"), f"a probability in (0, 1), got "
+                           f"{post_cfg['threshold']}")
+    post = post_cfg.get("name")
     if post is not None and multi != (post == "MultiLabelThreshOutput"):
         raise config_error(("Infer", "PostProcess", "name"), f"{post}, but {flag}; "
                            + ("use MultiLabelThreshOutput" if multi else "use Topk"))

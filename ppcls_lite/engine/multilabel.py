@@ -113,7 +113,7 @@ def evaluate_multilabel(model, loader, num_classes, class_names=None, progress=F
     """Run `model` over `loader` (labels: 0/1 vectors) -> MultiLabelResult; see the module docstring."""
     from .evaluator import Scorer
 
-    scorer = scorer or Scorer.default()
+    scorer = scorer or Scorer.default(multilabel=True)
     threshold = metric_threshold(scorer)
     was_training = model.training
     model.eval()

@@ -13,7 +13,7 @@ import yaml
 from ..arch import build_from_config
 from ..data import ImageFolder, ImageNetDataset, build_dataloader, check_same_classes
 from ..data.constants import IMAGENET_MEAN, IMAGENET_STD
-from ..errors import ConfigError, DataError, PpclsError
+from ..errors import ConfigError, DataError, PpclsError, WeightsError
 from ..loss import build_loss
 from ..metric import build_metric
 from ..optim import build_optimizer
@@ -97,6 +97,7 @@ class Trainer:
                 self.model.freeze()  # the new SyncBatchNorm layers of frozen stages keep their statistics too
         # what is evaluated, averaged (EMA) and exported: a DistillationModel's infer_model_name member
         self.used_model = getattr(self.model, "infer_model", self.model)
+        self._frozen_digests = self.model.frozen_digests() if hasattr(self.model, "frozen_digests") else {}
         self.class_num = int(config["Arch"].get("class_num", 1000))
 
         loaders = config["DataLoader"]
@@ -120,6 +121,12 @@ class Trainer:
         if not config["Loss"]["Train"]:
             raise ConfigError("Loss.Train: required to train (e.g. [{CELoss: {weight: 1.0}}])")
         self.loss_fn = build_loss(config["Loss"]["Train"], "Loss.Train")
+        for i, (entry, fn) in enumerate(zip(config["Loss"]["Train"], self.loss_fn.loss_funcs)):
+            if hasattr(fn, "check_model"):  # what a loss needs of the model (a distilled DeiT's second head)
+                try:
+                    fn.check_model(self.model)
+                except ValueError as exc:
+                    raise ConfigError(f"Loss.Train.{i}.{next(iter(entry))}.{exc}") from None
         self.multilabel = bool(g["use_multilabel"])
         if not self.multilabel:
             labels = np.asarray(self.train_loader.dataset.labels, "int64").reshape(-1)
@@ -191,6 +198,11 @@ class Trainer:
         states = self.checkpoints.load(prefix, self.model, self.optimizer,
                                        optimizer_name=self.cfg["Optimizer"]["name"])
         prefix = states["loaded_from"]
+        for name, digest in (states.get("frozen_members") or {}).items():
+            # a frozen member is not in the checkpoint: it must be the one the run was trained with
+            if self._frozen_digests.get(name) != digest:
+                raise WeightsError(f"Arch.models: the frozen {name} is not the one {prefix} was trained with (its "
+                                   "weights differ); resume with the same weights, or start a new run")
         self.resumed_from = prefix
         for key in self.state:
             if key in states:
@@ -216,6 +228,8 @@ class Trainer:
             return
         states = dict(self.state)
         states["model_info"] = self.model_info
+        if self._frozen_digests:
+            states["frozen_members"] = self._frozen_digests
         states["optimizer"] = self.cfg["Optimizer"]["name"]
         states["ema"] = self.ema.state_dict() if self.ema is not None else None
         states["scaler"] = self.scaler.state_dict() if self.scaler is not None else None

@@ -37,8 +37,10 @@ __all__ = ["LOSSES", "DistillationCELoss", "DistillationGTCELoss", "Distillation
 
 def kl_divergence(log_q, p):
     """sum over classes of p * (log p - log q), per sample [N]; terms where p is 0 count 0 (as Paddle's kl_div)."""
-    safe_log_p = paddle.log(paddle.where(p > 0, p, paddle.ones_like(p)))
-    return paddle.sum(p * (safe_log_p - log_q), axis=-1)
+    positive = p > 0
+    safe_log_p = paddle.log(paddle.where(positive, p, paddle.ones_like(p)))
+    safe_log_q = paddle.where(positive, log_q, paddle.zeros_like(log_q))  # no 0 * -inf where p and q are 0
+    return paddle.sum(paddle.where(positive, p * (safe_log_p - safe_log_q), paddle.zeros_like(p)), axis=-1)
 
 
 def _hard_labels(label, class_num):
@@ -48,6 +50,13 @@ def _hard_labels(label, class_num):
     return label.reshape([-1]).astype("int64")
 
 
+def _check_key(key):
+    # PaddleClas's `key` picks an entry of a model's dict output; ppcls_lite's models return their logits
+    if key not in (None, "logits"):
+        raise ValueError(f"key: {key!r}, but the models return their logits (a tensor), not a dict; leave it null")
+    return key
+
+
 def member_output(predicts, member, key=None, where="model_names"):
     """The output of `member` in a DistillationModel's {member: output} (its `key` entry where given)."""
     if not isinstance(predicts, dict) or member not in predicts:
@@ -55,7 +64,7 @@ def member_output(predicts, member, key=None, where="model_names"):
         raise ValueError(f"{where}: no output of a model {member!r} ({have}); distillation losses need Arch.name: "
                          "DistillationModel with that member")
     out = predicts[member]
-    return out[key] if key is not None else out
+    return out[key] if key is not None and isinstance(out, dict) else out
 
 
 def _merged(x):
@@ -69,7 +78,6 @@ def _merged(x):
 class _PairLoss(nn.Layer):
     """A loss between two members' logits, for each [a, b] of `model_name_pairs`; `name` prefixes the keys."""
 
-    needs_label = False
 
     def __init__(self, model_name_pairs, key=None, name="loss", weight=1.0):
         super().__init__()
@@ -78,7 +86,7 @@ class _PairLoss(nn.Layer):
             raise ValueError(f"model_name_pairs: a list of [model, model] pairs like [[Student, Teacher]], got "
                              f"{model_name_pairs!r}")
         self.model_name_pairs = [[str(a), str(b)] for a, b in model_name_pairs]
-        self.key = key
+        self.key = _check_key(key)
         self.name = name
         self.weight = float(weight)
 
@@ -115,7 +123,7 @@ class DistillationGTCELoss(nn.Layer):
         if not isinstance(model_names, (list, tuple)) or not model_names:
             raise ValueError(f"model_names: a list of models like [Student], got {model_names!r}")
         self.model_names = [str(n) for n in model_names]
-        self.key = key
+        self.key = _check_key(key)
         self.name = name
         self.weight = float(weight)
         self.ce = CELoss(epsilon=epsilon)
@@ -173,7 +181,6 @@ class DistillationDMLLoss(_PairLoss):
 class DistillationDKDLoss(_PairLoss):
     """Decoupled knowledge distillation (target-class and non-target-class parts)."""
 
-    needs_label = True
 
     def __init__(self, model_name_pairs=(), key=None, temperature=1.0, alpha=1.0, beta=1.0,
                  use_target_as_gt=False, name="loss_dkd", weight=1.0):
@@ -191,7 +198,7 @@ class DistillationDKDLoss(_PairLoss):
         p_s, p_t = F.softmax(s / T, axis=-1), F.softmax(t / T, axis=-1)
         binary_s = paddle.stack([(p_s * gt).sum(-1), (p_s * (1 - gt)).sum(-1)], axis=-1)
         binary_t = paddle.stack([(p_t * gt).sum(-1), (p_t * (1 - gt)).sum(-1)], axis=-1)
-        tckd = kl_divergence(paddle.log(binary_s), binary_t).sum() * T * T / n
+        tckd = kl_divergence(paddle.log(binary_s.clip(min=1e-30)), binary_t).sum() * T * T / n
         # the non-target distribution: the target class pushed out of the softmax, as PaddleClas does
         nckd = kl_divergence(F.log_softmax(s / T - 1000.0 * gt, axis=-1),
                              F.softmax(t / T - 1000.0 * gt, axis=-1)).sum() * T * T / n
@@ -223,7 +230,6 @@ class DistillationDISTLoss(_PairLoss):
 class DistillationSKDLoss(_PairLoss):
     """Spherical knowledge distillation: both logits layer-normalised and scaled by `multiplier`."""
 
-    needs_label = True
 
     def __init__(self, model_name_pairs=(), key=None, temperature=1.0, multiplier=2.0, alpha=0.9,
                  use_target_as_gt=False, name="skd_loss", weight=1.0):
@@ -248,7 +254,6 @@ class DistillationWSLLoss(_PairLoss):
     """Weighted soft labels (Zhou et al. 2021): the soft-target loss of each sample weighted by how much worse
     the student does on its label than the teacher."""
 
-    needs_label = True
 
     def __init__(self, model_name_pairs=(), key=None, temperature=2.0, name="wsl_loss", weight=1.0):
         super().__init__(model_name_pairs, key, name, weight)
@@ -269,11 +274,18 @@ class DistillationDeiTHardLoss(_PairLoss):
     the labels, its distillation head the teacher's argmax, each half of the loss. `epsilon` smooths the label
     part only, as DeiT trains it."""
 
-    needs_label = True
 
     def __init__(self, model_name_pairs=(), epsilon=None, key=None, name="loss_deit_hard", weight=1.0):
         super().__init__(model_name_pairs, key, name, weight)
         self.label_ce = CELoss(epsilon=epsilon)
+
+    def check_model(self, model):
+        """Before training: the first model of each pair is a distilled DeiT (one with head_dist)."""
+        for a, _ in self.model_name_pairs:
+            member = model.member(a) if hasattr(model, "member") else None
+            if member is not None and not getattr(member, "distilled", False):
+                raise ValueError(f"model_name_pairs: {a} is a {type(member).__name__} without a distillation head; "
+                                 "this loss trains a distilled DeiT's head_dist (e.g. DeiT_small_distilled_patch16_224)")
 
     def forward(self, predicts, label):
         out = {}

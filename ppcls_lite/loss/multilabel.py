@@ -19,6 +19,8 @@ __all__ = ["MultiLabelLoss", "MultiLabelAsymmetricLoss", "LOSSES"]
 
 def _targets(x, label):
     x = x["logits"] if isinstance(x, dict) else x
+    if isinstance(x, (list, tuple)):  # a distilled DeiT's (head, head_dist) in training: their mean, as it scores
+        x = paddle.add_n([logits_float32(h) for h in x]) / len(x)
     x = logits_float32(x)
     if label.ndim != 2 or label.shape[-1] != x.shape[-1]:
         raise ValueError(f"label: a multi-label loss needs 0/1 vectors [N, {x.shape[-1]}] (MultiLabelDataset with "

@@ -134,6 +134,15 @@ def test_eval_export_and_quick_mode_use_the_student(tmp_path):
     ({"Arch.models.1.Student.class_num": 5},
      "Arch.models.1.Student.class_num: 5, but Teacher has 10; the distillation losses compare the models' logits"),
     ({"Arch.freeze_params_list": [True]}, "Arch.freeze_params_list: 1 entries for 2 models"),
+    ({"Arch.models": [{"train": {"name": "ResNet18"}}, {"Student": {"name": "ResNet18"}}]},
+     "Arch.models.0: member name 'train': a name like Teacher or Student"),
+    ({"Arch.infer_model_name": "Teacher"}, "Arch.infer_model_name: Teacher is frozen"),
+    ({"Arch.models.1.Student.use_sync_bn": True},
+     "Arch.models.1.Student.use_sync_bn: converts the whole model: set Arch.use_sync_bn"),
+    ({"Loss.Train.1": {"DistillationDeiTHardLoss": {"model_name_pairs": [["Student", "Teacher"]]}}},
+     "Loss.Train.1.DistillationDeiTHardLoss.model_name_pairs: Student is a ResNet without a distillation head"),
+    ({"Loss.Train.1.DistillationDKDLoss.key": "feats"},
+     "key: 'feats', but the models return their logits (a tensor), not a dict; leave it null"),
     ({"Loss.Train": [{"CELoss": {"weight": 1.0}}]},
      "Loss.Train.0.CELoss: a DistillationModel gives {model name: logits}; use its Distillation* form"),
     ({"Metric.Train": [{"TopkAcc": {"topk": [1]}}]},
@@ -189,3 +198,29 @@ def test_deit_hard_distillation_trains_head_dist_on_the_teachers_argmax(tmp_path
     model.Student.clear_gradients()
     result = trainer.fit()  # the whole loop, on real images
     assert np.isfinite(result.loss) and result.num_samples == 20
+
+
+def test_resuming_with_another_teacher_is_an_error(tmp_path):
+    teacher, state = _teacher_file(tmp_path)
+    path = distill_config(tmp_path, teacher, epochs=2)
+    train(load_config(path, ["Global.epochs=1"]))
+    changed = dict(state, **{"fc.bias": state["fc.bias"] + 1.0})  # a retrained teacher in the same file
+    atomic_save(changed, teacher)
+    proc = run_tool("train.py", "-c", path, "-o", "Global.checkpoints=auto")
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "Arch.models: the frozen Teacher is not the one" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_a_channels_last_member_gets_its_batch_transposed():
+    from ppcls_lite.arch.distillation import DistillationModel
+
+    paddle.seed(0)
+    nchw = ppcls_lite.build_model("ResNet18", class_num=4, **NARROW)
+    nhwc = ppcls_lite.build_model("ResNet18", class_num=4, data_format="NHWC", **NARROW)
+    nhwc.set_state_dict(nchw.state_dict())
+    model = DistillationModel([("Teacher", nchw), ("Student", nhwc)], [True, False], "Student")
+    model.eval()
+    x = paddle.to_tensor(np.random.default_rng(0).normal(size=(2, 3, 32, 32)).astype("float32"))
+    with paddle.no_grad():
+        out = model(x)
+    np.testing.assert_allclose(out["Student"].numpy(), out["Teacher"].numpy(), rtol=1e-4, atol=1e-5)

@@ -129,6 +129,8 @@ def test_eval_infer_export_and_predict_give_the_training_time_scores(trained):
                                             "loss is one of MultiLabelLoss, MultiLabelAsymmetricLoss"),
     ("Metric.Eval=[{TopkAcc: {topk: [1]}}]", "Metric.Eval.0.TopkAcc: Global.use_multilabel is true"),
     ("Arch.class_num=6", "7 labels per line, but Arch.class_num is 6"),
+    ("Metric.Eval.0.AccuracyScore={threshold: 0.3}", "Metric.Eval: the multi-label metrics use thresholds [0.3, 0.5]"),
+    ("Infer.PostProcess.threshold=2", "Infer.PostProcess.threshold: a probability in (0, 1), got 2"),
 ])
 def test_mistakes_are_one_line(tmp_path, override, message):
     lists = _subset(tmp_path, (3, 1))

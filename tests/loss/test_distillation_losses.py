@@ -158,3 +158,14 @@ def test_a_member_that_is_not_there_is_named():
         run("DistillationKLDivLoss", model_name_pairs=[["Student", "Techer"]])
     with pytest.raises(ConfigError, match="weight_ratio"):
         build_loss([{"DistillationDMLLoss": {"weight_ratio": True, **PAIR}}])
+
+
+def test_kl_terms_where_both_distributions_are_zero_count_zero():
+    from ppcls_lite.loss.distillation import kl_divergence
+
+    p = paddle.to_tensor([[1.0, 0.0]])
+    value = kl_divergence(paddle.log(paddle.to_tensor([[1.0, 0.0]])), p)
+    assert float(value.sum()) == 0.0
+    one_class = {"Student": paddle.to_tensor(S[:, :1]), "Teacher": paddle.to_tensor(T_[:, :1])}
+    out = run("DistillationDKDLoss", label=np.zeros(N, "int64"), predicts=one_class, **PAIR)
+    assert np.isfinite(out["loss_dkd_Student_Teacher"])

@@ -83,3 +83,9 @@ def test_per_label_precision_and_recall_by_hand():
     assert rows[0]["support"] == 3 and rows[0]["predicted"] == 3
     assert rows[1]["precision"] == pytest.approx(1.0) and rows[1]["recall"] == pytest.approx(1.0)
     assert rows[1]["f1"] == pytest.approx(1.0) and rows[1]["ap"] == pytest.approx(1.0)
+
+
+def test_a_distilled_deits_two_heads_are_scored_by_their_mean():
+    heads = (paddle.to_tensor(X), paddle.to_tensor(X + 1.0))
+    value = float(LOSSES["MultiLabelLoss"]()(heads, paddle.to_tensor(Y)))
+    assert value == pytest.approx(bce(X + 0.5, Y).mean(), rel=1e-5)
