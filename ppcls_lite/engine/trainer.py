@@ -160,6 +160,7 @@ class Trainer:
             self.model, self.optimizer = paddle.amp.decorate(
                 models=self.model, optimizers=self.optimizer, level="O2", dtype=self.amp.dtype
             )
+            self.used_model = getattr(self.model, "infer_model", self.model)
         self.scaler = self.amp.make_scaler()
         self.scorer = Scorer.from_config(config, self.amp)
         ema_cfg = config.get("EMA")
