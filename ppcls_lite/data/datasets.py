@@ -164,11 +164,7 @@ class ImageNetDataset(ClassificationDataset):
         self.delimiter = delimiter if delimiter is not None else " "
         self.relabel = bool(relabel)
         self.source = cls_label_path
-        if not os.path.isfile(cls_label_path):
-            raise DataError(f"{cls_label_path}: list file not found")
-        if not os.path.isdir(image_root):
-            raise DataError(f"{image_root}: image_root is not a directory (list file {cls_label_path})")
-        entries = self._parse_list()
+        entries = load_list_file(cls_label_path, image_root, self.delimiter)
         labels = [lab for _, lab, _ in entries]
         label_list = os.path.join(os.path.dirname(os.path.abspath(cls_label_path)), "label_list.txt")
         names = read_label_list(label_list) if os.path.isfile(label_list) else None
@@ -197,20 +193,23 @@ class ImageNetDataset(ClassificationDataset):
                 raise DataError(f"{self.cls_label_path}:{lineno}: label {lab} is out of range: {label_list} "
                                 f"lists {num_classes} classes")
 
-    def _parse_list(self):
-        entries, problems = parse_list_file(self.cls_label_path, self.image_root, self.delimiter)
-        if problems:
-            more = f" (and {len(problems) - 1} more problem(s) in this file)" if len(problems) > 1 else ""
-            raise DataError(problems[0] + more)
-        if not entries:
-            raise DataError(f"{self.cls_label_path}: empty dataset (no samples listed)")
-        return entries
+
+def _integer_label(text):
+    """(label, None) for a non-negative integer, else (None, why)."""
+    if not _INT.fullmatch(text):
+        return None, f"label {text!r} is not an integer"
+    if int(text) < 0:
+        return None, f"negative label {int(text)}"
+    return int(text), None
 
 
-def parse_list_file(path, image_root, delimiter=" "):
+def parse_list_file(path, image_root, delimiter=" ", label=_integer_label, label_form="<label>"):
     """(entries [(file, label, line number)], problems [one line each, 'path:line: ...']) of a PaddleClas list
-    file: malformed lines, non-integer or negative labels, duplicate entries and missing image files."""
+    file: malformed lines, bad labels, duplicate entries and missing image files. `label(text)` reads the last
+    field -> (value, None) or (None, why) (default: a non-negative integer); `label_form` shows it in the
+    malformed-line message."""
     delim = delimiter if delimiter is not None else " "
+    shown = {" ": "<space>", "\t": "<tab>"}.get(delim, repr(delim))
     entries, seen, problems = [], {}, []
     try:
         with open(path, encoding="utf-8") as f:
@@ -224,17 +223,12 @@ def parse_list_file(path, image_root, delimiter=" "):
         # the label is the last field; ' ' (the default) splits on any whitespace run
         parts = line.rsplit(None, 1) if delim == " " else line.rsplit(delim, 1)
         if len(parts) != 2 or not parts[0].strip() or not parts[1].strip():
-            shown = "<space>" if delim == " " else repr(delim)
-            problems.append(f"{path}:{lineno}: malformed line {line!r}: expected "
-                            f"'<image path>{shown}<label>'")
+            problems.append(f"{path}:{lineno}: malformed line {line!r}: expected '<image path>{shown}{label_form}'")
             continue
-        rel, lab = parts[0].strip(), parts[1].strip()
-        if not _INT.fullmatch(lab):
-            problems.append(f"{path}:{lineno}: label {lab!r} is not an integer")
-            continue
-        label = int(lab)
-        if label < 0:
-            problems.append(f"{path}:{lineno}: negative label {label}")
+        rel = parts[0].strip()
+        value, why = label(parts[1].strip())
+        if why is not None:
+            problems.append(f"{path}:{lineno}: {why}")
             continue
         full = os.path.join(image_root, rel)
         norm = os.path.normpath(full)
@@ -245,8 +239,24 @@ def parse_list_file(path, image_root, delimiter=" "):
         if not os.path.isfile(full):
             problems.append(f"{path}:{lineno}: image file not found: {full}")
             continue
-        entries.append((full, label, lineno))
+        entries.append((full, value, lineno))
     return entries, problems
+
+
+def load_list_file(path, image_root, delimiter=" ", **parse):
+    """The entries of a dataset's list file (parse_list_file's, `parse` passed on); a missing file or folder, a
+    problem (the first, and how many more) or no entry at all is a DataError."""
+    if not os.path.isfile(path):
+        raise DataError(f"{path}: list file not found")
+    if not os.path.isdir(image_root):
+        raise DataError(f"{image_root}: image_root is not a directory (list file {path})")
+    entries, problems = parse_list_file(path, image_root, delimiter, **parse)
+    if problems:
+        more = f" (and {len(problems) - 1} more problem(s) in this file)" if len(problems) > 1 else ""
+        raise DataError(problems[0] + more)
+    if not entries:
+        raise DataError(f"{path}: empty dataset (no samples listed)")
+    return entries
 
 
 class ImageFolder(ClassificationDataset):

@@ -10,7 +10,7 @@ import os
 import numpy as np
 
 from ..errors import DataError
-from .datasets import ClassificationDataset, read_label_list
+from .datasets import ClassificationDataset, load_list_file, parse_list_file, read_label_list
 
 __all__ = ["MultiLabelDataset", "parse_multilabel_list"]
 
@@ -31,16 +31,7 @@ class MultiLabelDataset(ClassificationDataset):
         self.cls_label_path = cls_label_path
         self.delimiter = "\t" if delimiter is None else delimiter
         self.source = cls_label_path
-        if not os.path.isfile(cls_label_path):
-            raise DataError(f"{cls_label_path}: list file not found")
-        if not os.path.isdir(image_root):
-            raise DataError(f"{image_root}: image_root is not a directory (list file {cls_label_path})")
-        entries, problems = parse_multilabel_list(cls_label_path, image_root, self.delimiter)
-        if problems:
-            more = f" (and {len(problems) - 1} more problem(s) in this file)" if len(problems) > 1 else ""
-            raise DataError(problems[0] + more)
-        if not entries:
-            raise DataError(f"{cls_label_path}: empty dataset (no samples listed)")
+        entries = load_list_file(cls_label_path, image_root, self.delimiter, **_vector_fields())
         width = len(entries[0][1])
         label_list = os.path.join(os.path.dirname(os.path.abspath(cls_label_path)), "label_list.txt")
         if os.path.isfile(label_list):
@@ -59,41 +50,23 @@ class MultiLabelDataset(ClassificationDataset):
         return np.stack([lab for _, lab in self.samples])
 
 
-def parse_multilabel_list(path, image_root, delimiter="\t"):
-    """(entries [(file, [0/1, ...], line number)], problems [one line each]) of a multi-label list file."""
-    entries, seen, problems, width = [], {}, [], None
-    try:
-        with open(path, encoding="utf-8") as f:
-            lines = f.read().splitlines()
-    except UnicodeDecodeError:
-        raise DataError(f"{path}: not a UTF-8 text file") from None
-    shown = "<tab>" if delimiter == "\t" else "<space>" if delimiter == " " else repr(delimiter)
-    for lineno, raw in enumerate(lines, 1):
-        line = raw.strip()
-        if not line:
-            continue
-        parts = line.rsplit(None, 1) if delimiter == " " else line.rsplit(delimiter, 1)
-        if len(parts) != 2 or not parts[0].strip() or not parts[1].strip():
-            problems.append(f"{path}:{lineno}: malformed line {line!r}: expected '<image path>{shown}0,1,0,...'")
-            continue
-        rel, text = parts[0].strip(), parts[1].strip()
+def _vector_fields():
+    """parse_list_file's label reader for 0/1 vectors as wide as the first line's (a fresh one per file)."""
+    width = []
+
+    def vector(text):
         values = [v.strip() for v in text.split(",")]
         if any(v not in ("0", "1") for v in values):
-            problems.append(f"{path}:{lineno}: labels {text!r} are not a comma-separated list of 0 and 1")
-            continue
-        if width is None:
-            width = len(values)
-        elif len(values) != width:
-            problems.append(f"{path}:{lineno}: {len(values)} labels, but the first line has {width}")
-            continue
-        full = os.path.join(image_root, rel)
-        norm = os.path.normpath(full)
-        if norm in seen:
-            problems.append(f"{path}:{lineno}: duplicate entry {rel!r} (first on line {seen[norm]})")
-            continue
-        seen[norm] = lineno
-        if not os.path.isfile(full):
-            problems.append(f"{path}:{lineno}: image file not found: {full}")
-            continue
-        entries.append((full, [int(v) for v in values], lineno))
-    return entries, problems
+            return None, f"labels {text!r} are not a comma-separated list of 0 and 1"
+        if width and len(values) != width[0]:
+            return None, f"{len(values)} labels, but the first line has {width[0]}"
+        width[:] = width or [len(values)]
+        return [int(v) for v in values], None
+
+    return {"label": vector, "label_form": "0,1,0,..."}
+
+
+def parse_multilabel_list(path, image_root, delimiter="\t"):
+    """(entries [(file, [0/1, ...], line number)], problems [one line each]) of a multi-label list file: those of
+    datasets.parse_list_file, with label fields that must be 0/1 vectors as wide as the first line's."""
+    return parse_list_file(path, image_root, delimiter, **_vector_fields())
