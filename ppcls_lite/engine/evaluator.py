@@ -97,8 +97,22 @@ DEFAULT_MULTILABEL_METRIC = [{"HammingDistance": None}, {"AccuracyScore": None}]
 DEFAULT_MULTILABEL_LOSS = [{"MultiLabelLoss": {"weight": 1.0}}]
 
 
+class Figures:
+    """What every evaluation result says the same way: `metrics`, `losses`, `loss` (the total) and
+    `num_samples`, as VisualDL scalars and as the one log line."""
+
+    def scalars(self):
+        """{name: value} of every configured metric and loss, and "loss" (the total), for VisualDL."""
+        return {**self.metrics, **self.losses, **({"loss": self.loss} if self.loss is not None else {})}
+
+    def summary(self):
+        """One-line 'top1: ..., top5: ..., CELoss: ..., samples: N' text of the configured figures."""
+        figures = [f"{k}: {v:.5f}" for k, v in {**self.metrics, **self.losses}.items()]
+        return ", ".join(figures + [f"samples: {self.num_samples}"])
+
+
 @dataclass
-class EvalResult:
+class EvalResult(Figures):
     """Figures of one evaluation pass over every sample exactly once: `metrics` and `losses` as configured
     (Metric.Eval / Loss.Eval), plus top-1/top-5, per-class accuracy and the top-1 confusion matrix."""
 
@@ -120,15 +134,6 @@ class EvalResult:
     def main_metric(self):
         """The first configured metric (what best_model is chosen by, as in PaddleClas), or None."""
         return next(iter(self.metrics.values()), None)
-
-    def scalars(self):
-        """{name: value} of every configured metric and loss, and "loss" (the total), for VisualDL."""
-        return {**self.metrics, **self.losses, **({"loss": self.loss} if self.loss is not None else {})}
-
-    def summary(self):
-        """One-line 'top1: ..., top5: ..., CELoss: ..., samples: N' text of the configured figures."""
-        figures = [f"{k}: {v:.5f}" for k, v in {**self.metrics, **self.losses}.items()]
-        return ", ".join(figures + [f"samples: {self.num_samples}"])
 
     def write(self, directory, stem="eval"):
         """Write <stem>_confusion.csv, <stem>_per_class.csv and <stem>_metrics.json; returns their paths."""

@@ -17,7 +17,7 @@ import paddle
 
 from ..metric import mean_average_precision
 from .distributed import all_gather_numpy, world_info
-from .evaluator import _forward, _progress
+from .evaluator import Figures, _forward, _progress
 
 __all__ = ["MultiLabelResult", "evaluate_multilabel", "metric_threshold", "per_label_figures"]
 
@@ -33,13 +33,14 @@ def metric_threshold(scorer, default=0.5):
     return values.pop() if values else default
 
 
-def per_label_figures(scores, truth, threshold, names):
+def per_label_figures(scores, truth, threshold, names, aps=None):
     """[{label_id, label_name, precision, recall, f1, ap, support, predicted}] at `threshold` (score >
     threshold is a positive, as the metrics binarize); precision / recall of a label never predicted / never
-    present are 0."""
+    present are 0. `aps`: the labels' average precisions where the caller has them already."""
     pred = scores > threshold
     truth = truth > 0.5
-    _, aps = mean_average_precision(scores, truth)
+    if aps is None:
+        _, aps = mean_average_precision(scores, truth)
     rows = []
     for c in range(scores.shape[1]):
         tp = int((pred[:, c] & truth[:, c]).sum())
@@ -54,7 +55,7 @@ def per_label_figures(scores, truth, threshold, names):
 
 
 @dataclass
-class MultiLabelResult:
+class MultiLabelResult(Figures):
     """One multi-label evaluation: `metrics` (the configured ones, then mAP), `losses`, per-label figures."""
 
     metrics: dict
@@ -71,13 +72,6 @@ class MultiLabelResult:
     def main_metric(self):
         """mAP: what best_model is chosen by in multi-label training."""
         return self.metrics.get("mAP")
-
-    def scalars(self):
-        return {**self.metrics, **self.losses, **({"loss": self.loss} if self.loss is not None else {})}
-
-    def summary(self):
-        figures = [f"{k}: {v:.5f}" for k, v in {**self.metrics, **self.losses}.items()]
-        return ", ".join(figures + [f"samples: {self.num_samples}"])
 
     def write(self, directory, stem="eval"):
         """<stem>_metrics.json and <stem>_per_label.csv; their paths."""
@@ -148,10 +142,10 @@ def evaluate_multilabel(model, loader, num_classes, class_names=None, progress=F
     loss_keys = scorer.loss_keys(means)
     losses = {k: means[k] for k in loss_keys}
     metrics = {k: v for k, v in means.items() if k not in losses}
-    metrics["mAP"], _ = mean_average_precision(scores, labels_all) if len(scores) else (0.0, [])
+    metrics["mAP"], aps = mean_average_precision(scores, labels_all) if len(scores) else (0.0, [])
     names = list(class_names or [str(i) for i in range(num_classes)])
     return MultiLabelResult(
         metrics=metrics, losses=losses, loss=losses.get("loss", next(iter(losses.values()), None)),
         num_samples=len(scores), threshold=threshold, class_names=names,
-        per_label=per_label_figures(scores, labels_all, threshold, names) if len(scores) else [],
+        per_label=per_label_figures(scores, labels_all, threshold, names, aps) if len(scores) else [],
         samples={"index": indices[first], "label": labels_all, "scores": scores})

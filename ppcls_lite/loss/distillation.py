@@ -43,6 +43,12 @@ def kl_divergence(log_q, p):
     return paddle.sum(paddle.where(positive, p * (safe_log_p - safe_log_q), paddle.zeros_like(p)), axis=-1)
 
 
+def _target(t, label, use_teacher=False):
+    """The class each sample is pushed towards: its label (a Mixup target's argmax), or the teacher's argmax
+    without labels or with use_target_as_gt."""
+    return paddle.argmax(t, axis=-1) if label is None or use_teacher else _hard_labels(label, t.shape[-1])
+
+
 def _hard_labels(label, class_num):
     """Integer labels [N] from [N] / [N, 1] labels or [N, C] soft targets (their argmax)."""
     if label.ndim == 2 and label.shape[-1] == class_num and class_num > 1 and paddle.is_floating_point(label):
@@ -192,8 +198,7 @@ class DistillationDKDLoss(_PairLoss):
 
     def pair(self, s, t, label):
         T, n = self.temperature, s.shape[0]
-        target = paddle.argmax(t, axis=-1) if label is None or self.use_target_as_gt \
-            else _hard_labels(label, s.shape[-1])
+        target = _target(t, label, self.use_target_as_gt)
         gt = F.one_hot(target, s.shape[-1])
         p_s, p_t = F.softmax(s / T, axis=-1), F.softmax(t / T, axis=-1)
         binary_s = paddle.stack([(p_s * gt).sum(-1), (p_s * (1 - gt)).sum(-1)], axis=-1)
@@ -241,8 +246,7 @@ class DistillationSKDLoss(_PairLoss):
 
     def pair(self, s, t, label):
         T = self.temperature
-        target = paddle.argmax(t, axis=-1) if label is None or self.use_target_as_gt \
-            else _hard_labels(label, s.shape[-1])
+        target = _target(t, label, self.use_target_as_gt)
         s = F.layer_norm(s, s.shape[1:], epsilon=1e-7) * self.multiplier
         t = F.layer_norm(t, t.shape[1:], epsilon=1e-7) * self.multiplier
         kd = -paddle.sum(F.softmax(t / T, axis=-1) * F.log_softmax(s / T, axis=-1), axis=-1).mean() * T * T
@@ -261,7 +265,7 @@ class DistillationWSLLoss(_PairLoss):
 
     def pair(self, s, t, label):
         T = self.temperature
-        target = paddle.argmax(t, axis=-1) if label is None else _hard_labels(label, s.shape[-1])
+        target = _target(t, label)
         ce_s = F.cross_entropy(s.detach(), target, reduction="none").reshape([-1])
         ce_t = F.cross_entropy(t.detach(), target, reduction="none").reshape([-1])
         ratio = paddle.maximum(ce_s / (ce_t + 1e-7), paddle.zeros_like(ce_s))

@@ -39,15 +39,20 @@ def _worker_logs(tmp_path, tag):
     return "\n".join(open(d / f).read() for f in sorted(os.listdir(d)) if f.startswith("workerlog"))
 
 
-def test_two_processes_batch8_equal_one_process_batch16(tmp_path):
-    cfg = _bn_free_config(tmp_path, epochs=2)
+def _train_dp_and_single(tmp_path, cfg):
+    """Train `cfg` under 2 launcher processes (its batch size each) and in one of batch 16; both `latest`
+    weights."""
     dp = _launch(tmp_path, "train.py", "-c", cfg, "-o", f"Global.output_dir={tmp_path / 'dp'}")
     assert dp.returncode == 0, _worker_logs(tmp_path, "launch")[-3000:]
     single = _run([sys.executable, os.path.join(ROOT, "tools", "train.py"), "-c", cfg,
                    "-o", f"Global.output_dir={tmp_path / 'single'}", "-o", "DataLoader.Train.sampler.batch_size=16"])
     assert single.returncode == 0, single.stderr[-3000:]
-    a = safe_load(str(tmp_path / "dp" / "latest.pdparams"))
-    b = safe_load(str(tmp_path / "single" / "latest.pdparams"))
+    return safe_load(str(tmp_path / "dp" / "latest.pdparams")), safe_load(str(tmp_path / "single" / "latest.pdparams"))
+
+
+def test_two_processes_batch8_equal_one_process_batch16(tmp_path):
+    cfg = _bn_free_config(tmp_path, epochs=2)
+    a, b = _train_dp_and_single(tmp_path, cfg)
     init = safe_load(str(tmp_path / "single" / "epoch_1.pdparams"))
     assert max(float(np.abs(a[k] - b[k]).max()) for k in a) <= 1e-5
     assert max(float(np.abs(init[k] - b[k]).max()) for k in b) > 1e-4  # training moved the weights
@@ -325,13 +330,7 @@ def test_distillation_under_two_processes_equals_one_process(tmp_path):
     c["Metric"]["Train"] = [{"DistillationTopkAcc": {"model_key": "Student", "topk": [1]}}]
     with open(cfg, "w") as f:
         yaml.safe_dump(c, f)
-    dp = _launch(tmp_path, "train.py", "-c", cfg, "-o", f"Global.output_dir={tmp_path / 'dp'}")
-    assert dp.returncode == 0, _worker_logs(tmp_path, "launch")[-3000:]
-    single = _run([sys.executable, os.path.join(ROOT, "tools", "train.py"), "-c", cfg,
-                   "-o", f"Global.output_dir={tmp_path / 'single'}", "-o", "DataLoader.Train.sampler.batch_size=16"])
-    assert single.returncode == 0, single.stderr[-3000:]
-    a = safe_load(str(tmp_path / "dp" / "latest.pdparams"))
-    b = safe_load(str(tmp_path / "single" / "latest.pdparams"))
+    a, b = _train_dp_and_single(tmp_path, cfg)
     assert set(a) == set(b) and all(k.startswith("Student.") for k in a)
     assert max(float(np.abs(a[k] - b[k]).max()) for k in a) <= 1e-5
 
